@@ -1,0 +1,118 @@
+import { mkdirSync } from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
+import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
+import { PrismaPGlite } from 'pglite-prisma-adapter';
+import { PrismaClient } from './generated/client.js';
+
+export type { PrismaClient } from './generated/client.js';
+
+/** Which engine a database URL selects. */
+export type DbKind = 'pglite' | 'postgres';
+
+/** Raw SQL on one connection, for the migration runner and maintenance tasks. */
+export interface SqlSession {
+  /** Runs a script of one or more statements (simple query protocol, no parameters). */
+  exec(script: string): Promise<void>;
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+}
+
+export interface Db {
+  readonly kind: DbKind;
+  /** The URL with any password masked, for logs and the status page. */
+  readonly displayUrl: string;
+  readonly prisma: PrismaClient;
+  /** Runs `fn` on one dedicated connection (PostgreSQL) or on the single PGlite session. */
+  withSession<T>(fn: (s: SqlSession) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface DbOptions {
+  /** PostgreSQL pool size per process. Default 10. */
+  poolSize?: number;
+  /** Default data directory when the URL is unset. Default `./data/pglite`. */
+  defaultPgliteDir?: string;
+}
+
+/** Parses a `DATABASE_URL`: unset or `pglite:<dir>` / `pglite:memory` -> PGlite; `postgres(ql)://` -> PostgreSQL. */
+export function parseDatabaseUrl(
+  url: string | undefined,
+  defaultPgliteDir = './data/pglite',
+): { kind: 'pglite'; dataDir: string | null } | { kind: 'postgres'; url: string } {
+  if (url === undefined || url === '') return { kind: 'pglite', dataDir: defaultPgliteDir };
+  if (url.startsWith('pglite:')) {
+    const rest = url.slice('pglite:'.length);
+    if (rest === 'memory' || rest === 'memory://') return { kind: 'pglite', dataDir: null };
+    if (rest === '') throw new Error(`DATABASE_URL "${url}": pglite: needs a directory or "memory"`);
+    return { kind: 'pglite', dataDir: rest };
+  }
+  if (/^postgres(ql)?:\/\//.test(url)) return { kind: 'postgres', url };
+  throw new Error(
+    `DATABASE_URL must be unset, pglite:<dir>, pglite:memory or postgres://...; got "${maskUrl(url)}"`,
+  );
+}
+
+export function maskUrl(url: string): string {
+  return url.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@');
+}
+
+/** Opens the database named by `url` (see {@link parseDatabaseUrl}). Does not migrate. */
+export async function openDatabase(url: string | undefined, options: DbOptions = {}): Promise<Db> {
+  const target = parseDatabaseUrl(url, options.defaultPgliteDir);
+  return target.kind === 'pglite'
+    ? openPglite(target.dataDir)
+    : openPostgres(target.url, options.poolSize ?? 10);
+}
+
+async function openPglite(dataDir: string | null): Promise<Db> {
+  if (dataDir) mkdirSync(dataDir, { recursive: true });
+  const lite = dataDir ? new PGlite(dataDir) : new PGlite();
+  await lite.waitReady;
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(lite) });
+  const session: SqlSession = {
+    exec: async (script) => {
+      await lite.exec(script);
+    },
+    query: async <T>(sql: string, params?: unknown[]) => (await lite.query<T>(sql, params)).rows,
+  };
+  return {
+    kind: 'pglite',
+    displayUrl: dataDir ? `pglite:${dataDir}` : 'pglite:memory',
+    prisma,
+    withSession: (fn) => fn(session),
+    close: async () => {
+      await prisma.$disconnect();
+      await lite.close();
+    },
+  };
+}
+
+async function openPostgres(url: string, poolSize: number): Promise<Db> {
+  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  // An idle client's error (server restart) must not crash the process; the next query reports it.
+  pool.on('error', () => {});
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  return {
+    kind: 'postgres',
+    displayUrl: maskUrl(url),
+    prisma,
+    withSession: async (fn) => {
+      const client = await pool.connect();
+      try {
+        return await fn({
+          exec: async (script) => {
+            await client.query(script);
+          },
+          query: async <T>(sql: string, params?: unknown[]) =>
+            (await client.query(sql, params as unknown[] | undefined)).rows as T[],
+        });
+      } finally {
+        client.release();
+      }
+    },
+    close: async () => {
+      await prisma.$disconnect();
+      await pool.end();
+    },
+  };
+}
