@@ -74,6 +74,7 @@ CREATE TABLE "reservation" (
     "line_sku_id" INTEGER NOT NULL,
     "sku_id" INTEGER NOT NULL,
     "warehouse_id" INTEGER NOT NULL,
+    "units_per_line" INTEGER NOT NULL DEFAULT 1,
     "quantity" INTEGER NOT NULL,
     "status" "ReservationStatus" NOT NULL DEFAULT 'active',
     "created_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
@@ -156,6 +157,7 @@ ALTER TABLE "stock_level" ADD CONSTRAINT "stock_level_reserved_check" CHECK ("re
 ALTER TABLE "stock_level" ADD CONSTRAINT "stock_level_reserved_le_on_hand_check" CHECK ("reserved" <= "on_hand");
 ALTER TABLE "stock_movement" ADD CONSTRAINT "stock_movement_quantity_check" CHECK ("quantity" <> 0);
 ALTER TABLE "reservation" ADD CONSTRAINT "reservation_quantity_check" CHECK ("quantity" > 0);
+ALTER TABLE "reservation" ADD CONSTRAINT "reservation_units_per_line_check" CHECK ("units_per_line" > 0);
 
 -- The ledger is append-only: corrections are new movements, never edits.
 CREATE FUNCTION "stock_movement_append_only"() RETURNS trigger LANGUAGE plpgsql AS $$

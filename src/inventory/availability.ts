@@ -1,0 +1,83 @@
+import { z } from 'zod';
+import { bundleAts, simpleAts } from '../domain/ats.js';
+import { expandToPhysical } from '../domain/bundles.js';
+import { checkWarehouses, loadBundleGraph, loadSkus } from './store.js';
+import type { TxRunner } from './tx.js';
+import { entityId, parseInput } from './validation.js';
+
+const atsInput = z.strictObject({
+  skuIds: z.array(entityId).min(1).max(10_000),
+  /** Warehouses that feed the channel; default: every active warehouse. */
+  warehouseIds: z.array(entityId).min(1).max(100).optional(),
+});
+
+export type AtsInput = z.input<typeof atsInput>;
+
+export interface AtsView {
+  skuId: number;
+  code: string;
+  kind: 'simple' | 'bundle';
+  /** Physical units (simple SKUs only; 0 for bundles). */
+  onHand: number;
+  reserved: number;
+  safetyStock: number;
+  /** Available to sell: free stock minus safety stock, floored at 0; bundles: whole bundles their components allow. */
+  ats: number;
+}
+
+/** Available-to-sell per SKU over a set of warehouses. Reads only. */
+export class Availability {
+  constructor(private readonly tx: TxRunner) {}
+
+  ats(input: AtsInput): Promise<AtsView[]> {
+    const d = parseInput(atsInput, input, 'availability query');
+    return this.tx.run(async (tx) => {
+      const skus = await loadSkus(tx, d.skuIds);
+      if (d.warehouseIds) await checkWarehouses(tx, d.warehouseIds);
+      const warehouseIds =
+        d.warehouseIds ??
+        (await tx.$queryRaw<{ id: number }[]>`SELECT id FROM warehouse WHERE active`).map((w) => w.id);
+      const graph = await loadBundleGraph(tx, d.skuIds);
+      const recipes = new Map(d.skuIds.map((id) => [id, expandToPhysical(graph, id, 1)]));
+      const physical = new Set<number>();
+      for (const r of recipes.values()) for (const id of r.keys()) physical.add(id);
+      for (const [id, row] of await loadSkus(tx, physical)) skus.set(id, row);
+
+      const levels = await tx.$queryRaw<{ sku_id: number; on_hand: number; reserved: number }[]>`
+        SELECT sku_id, SUM(on_hand)::int AS on_hand, SUM(reserved)::int AS reserved FROM stock_level
+        WHERE sku_id = ANY(${[...physical]}::int[]) AND warehouse_id = ANY(${warehouseIds}::int[])
+        GROUP BY sku_id`;
+      const bySku = new Map(levels.map((l) => [l.sku_id, { onHand: l.on_hand, reserved: l.reserved }]));
+      const physicalAts = new Map(
+        [...physical].map((id) => [
+          id,
+          simpleAts(bySku.has(id) ? [bySku.get(id)!] : [], skus.get(id)!.safety_stock),
+        ]),
+      );
+      return d.skuIds.map((id) => {
+        const sku = skus.get(id)!;
+        if (sku.kind === 'simple') {
+          const l = bySku.get(id) ?? { onHand: 0, reserved: 0 };
+          return {
+            skuId: id,
+            code: sku.code,
+            kind: sku.kind,
+            ...l,
+            safetyStock: sku.safety_stock,
+            ats: physicalAts.get(id)!,
+          };
+        }
+        const ats = Math.max(0, bundleAts(recipes.get(id)!, physicalAts) - sku.safety_stock);
+        return {
+          skuId: id,
+          code: sku.code,
+          kind: sku.kind,
+          onHand: 0,
+          reserved: 0,
+          safetyStock: sku.safety_stock,
+          ats,
+        };
+      });
+    });
+  }
+}

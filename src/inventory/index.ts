@@ -1,0 +1,36 @@
+import type { Db } from '../db/client.js';
+import { Availability } from './availability.js';
+import { Catalog } from './catalog.js';
+import { Ledger } from './ledger.js';
+import { Reservations } from './reservations.js';
+import { TxRunner, type TxRunnerOptions } from './tx.js';
+import { type VerifyReport, verifyInventory } from './verify.js';
+
+export type { AtsView } from './availability.js';
+export type { SkuView, WarehouseView } from './catalog.js';
+export type { MovementResult, StocktakeResult } from './ledger.js';
+export type { ReserveResult, SettleResult } from './reservations.js';
+export type { VerifyReport, Violation } from './verify.js';
+
+/** The inventory module: the only writer of stock tables. */
+export interface Inventory {
+  catalog: Catalog;
+  ledger: Ledger;
+  reservations: Reservations;
+  availability: Availability;
+  verify(): Promise<VerifyReport>;
+  /** Resolves when no stock transaction is queued or running (for graceful shutdown). */
+  idle(): Promise<void>;
+}
+
+export function createInventory(db: Db, options: TxRunnerOptions = {}): Inventory {
+  const tx = new TxRunner(db, options);
+  return {
+    catalog: new Catalog(tx),
+    ledger: new Ledger(tx),
+    reservations: new Reservations(tx),
+    availability: new Availability(tx),
+    verify: () => verifyInventory(tx),
+    idle: () => tx.onIdle(),
+  };
+}

@@ -1,0 +1,50 @@
+import { createHash } from 'node:crypto';
+import { IdempotencyConflictError } from '../domain/errors.js';
+import type { Tx } from './tx.js';
+
+/** JSON with object keys sorted, so equal requests hash equally. */
+export function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+}
+
+export interface OperationOutcome<T> {
+  result: T;
+  /** True when the key had been applied before and the stored result was returned. */
+  replayed: boolean;
+}
+
+/**
+ * Runs `work` at most once per idempotency key, inside the caller's transaction.
+ *
+ * The first statement inserts the key; a concurrent transaction holding the same key makes
+ * this insert wait until it commits (then we read its result) or rolls back (then we go on).
+ * So a key is applied once even when two replicas receive the same event at the same moment.
+ * The same key with a different request is refused rather than silently answered.
+ */
+export async function once<T>(
+  tx: Tx,
+  key: string,
+  kind: string,
+  request: unknown,
+  work: () => Promise<T>,
+): Promise<OperationOutcome<T>> {
+  const hash = createHash('sha256').update(kind).update('\0').update(stableJson(request)).digest('hex');
+  const inserted = await tx.$queryRaw<{ key: string }[]>`
+    INSERT INTO inventory_operation (key, kind, request_hash, result)
+    VALUES (${key}, ${kind}, ${hash}, 'null'::jsonb)
+    ON CONFLICT (key) DO NOTHING
+    RETURNING key`;
+  if (inserted.length === 0) {
+    const [row] = await tx.$queryRaw<{ request_hash: string; result: T }[]>`
+      SELECT request_hash, result FROM inventory_operation WHERE key = ${key}`;
+    if (!row || row.request_hash !== hash) throw new IdempotencyConflictError(key);
+    return { result: row.result, replayed: true };
+  }
+  const result = await work();
+  await tx.$executeRaw`UPDATE inventory_operation SET result = ${JSON.stringify(result)}::jsonb WHERE key = ${key}`;
+  return { result, replayed: false };
+}

@@ -1,0 +1,300 @@
+import { z } from 'zod';
+import { type Allocation, type FreeStock, takeFromPool, totalFree } from '../domain/allocation.js';
+import { expandToPhysical } from '../domain/bundles.js';
+import {
+  InsufficientStockError,
+  NotFoundError,
+  type Shortfall,
+  StockConflictError,
+} from '../domain/errors.js';
+import { once } from './operations.js';
+import {
+  addReserved,
+  applyMovements,
+  checkWarehouses,
+  levelKey,
+  loadBundleGraph,
+  loadSkus,
+  lockLevels,
+  type MovementInput,
+} from './store.js';
+import type { Tx, TxRunner } from './tx.js';
+import { entityId, idempotencyKey, parseInput, positiveQty } from './validation.js';
+
+const lineKey = z.string().trim().min(1).max(200);
+
+const reserveInput = z.strictObject({
+  key: idempotencyKey,
+  lines: z
+    .array(z.strictObject({ lineKey, skuId: entityId, quantity: positiveQty }))
+    .min(1)
+    .max(1000)
+    .refine((ls) => new Set(ls.map((l) => l.lineKey)).size === ls.length, 'each lineKey may appear once'),
+  /** The channel's warehouses, highest priority first. */
+  warehouseIds: z
+    .array(entityId)
+    .min(1)
+    .max(100)
+    .refine((ws) => new Set(ws).size === ws.length, 'each warehouse may appear once'),
+  /**
+   * `all` (default): reserve every line or nothing, and report every short SKU.
+   * `partial`: for orders that already sold: reserve what exists, report what is missing.
+   */
+  mode: z.enum(['all', 'partial']).default('all'),
+});
+
+const settleInput = z.strictObject({
+  key: idempotencyKey,
+  lineKey,
+  /** Line units to settle; default: everything still reserved for the line. */
+  quantity: positiveQty.optional(),
+  reference: z.string().trim().max(500).nullish(),
+});
+
+export type ReserveInput = z.input<typeof reserveInput>;
+export type SettleInput = z.input<typeof settleInput>;
+
+export interface ReservedLine {
+  lineKey: string;
+  skuId: number;
+  requested: number;
+  /** Line units reserved (whole bundles for a bundle line). */
+  reserved: number;
+  /** requested - reserved: the oversell a human must resolve. */
+  missing: number;
+}
+
+export interface ReserveResult {
+  key: string;
+  status: 'reserved' | 'partial';
+  lines: ReservedLine[];
+  allocations: (Allocation & { lineKey: string })[];
+  /** Physical SKUs whose summed demand exceeded free stock (only in `partial` mode). */
+  shortfalls: Shortfall[];
+}
+
+export interface SettleResult {
+  key: string;
+  lineKey: string;
+  action: 'consume' | 'release';
+  /** Line units settled. */
+  quantity: number;
+  settled: Allocation[];
+}
+
+interface ActiveRow {
+  id: bigint;
+  line_sku_id: number;
+  sku_id: number;
+  warehouse_id: number;
+  units_per_line: number;
+  quantity: number;
+}
+
+/**
+ * Reservations per order line. A reservation holds units of physical SKUs in warehouses;
+ * bundle lines hold their components. The check and the increment happen under row locks
+ * taken in key order, with demand summed per SKU first, so concurrent orders (or replicas)
+ * can never reserve more than is on hand.
+ */
+export class Reservations {
+  constructor(private readonly tx: TxRunner) {}
+
+  reserve(input: ReserveInput): Promise<ReserveResult> {
+    const d = parseInput(reserveInput, input, 'reservation');
+    return this.tx.run(async (tx) => {
+      const { result } = await once(tx, d.key, 'reserve', d, () => this.reserveIn(tx, d));
+      return result;
+    });
+  }
+
+  /** Goods shipped: on-hand and reserved both fall, one shipment movement per SKU and warehouse. */
+  consume(input: SettleInput): Promise<SettleResult> {
+    return this.settle('consume', input);
+  }
+
+  /** Order cancelled or refunded before shipment: the units become free again. */
+  release(input: SettleInput): Promise<SettleResult> {
+    return this.settle('release', input);
+  }
+
+  private async reserveIn(tx: Tx, d: z.output<typeof reserveInput>): Promise<ReserveResult> {
+    const skus = await loadSkus(
+      tx,
+      d.lines.map((l) => l.skuId),
+    );
+    await checkWarehouses(tx, d.warehouseIds);
+    const graph = await loadBundleGraph(
+      tx,
+      d.lines.map((l) => l.skuId),
+    );
+
+    const recipes = d.lines.map((l) => expandToPhysical(graph, l.skuId, 1));
+    const demand = new Map<number, number>();
+    d.lines.forEach((l, i) => {
+      for (const [sku, per] of recipes[i]!) demand.set(sku, (demand.get(sku) ?? 0) + per * l.quantity);
+    });
+    const physical = [...demand.keys()].sort((a, b) => a - b);
+    if (physical.some((id) => !skus.has(id))) {
+      for (const [id, row] of await loadSkus(tx, physical)) skus.set(id, row);
+    }
+
+    const levels = await lockLevels(tx, physical, d.warehouseIds);
+    const free = new Map(levels.map((l) => [levelKey(l.sku_id, l.warehouse_id), l.on_hand - l.reserved]));
+    const pools = new Map<number, FreeStock[]>(
+      physical.map((sku) => [
+        sku,
+        d.warehouseIds.map((w) => ({ warehouseId: w, free: Math.max(0, free.get(levelKey(sku, w)) ?? 0) })),
+      ]),
+    );
+
+    const shortfalls: Shortfall[] = physical
+      .map((sku) => ({ sku, requested: demand.get(sku)!, available: totalFree(pools.get(sku)!) }))
+      .filter((s) => s.requested > s.available)
+      .map((s) => ({
+        skuId: s.sku,
+        skuCode: skus.get(s.sku)!.code,
+        requested: s.requested,
+        available: s.available,
+      }));
+    if (shortfalls.length > 0 && d.mode === 'all') throw new InsufficientStockError(shortfalls);
+
+    const lines: ReservedLine[] = [];
+    const allocations: ReserveResult['allocations'] = [];
+    const rows: { line: (typeof d.lines)[number]; a: Allocation; per: number }[] = [];
+    d.lines.forEach((line, i) => {
+      const recipe = recipes[i]!;
+      let units = line.quantity;
+      for (const [sku, per] of recipe) units = Math.min(units, Math.floor(totalFree(pools.get(sku)!) / per));
+      for (const [sku, per] of recipe) {
+        const { allocations: taken } = takeFromPool(sku, units * per, pools.get(sku)!);
+        for (const a of taken) {
+          rows.push({ line, a, per });
+          allocations.push({ lineKey: line.lineKey, ...a });
+        }
+      }
+      lines.push({
+        lineKey: line.lineKey,
+        skuId: line.skuId,
+        requested: line.quantity,
+        reserved: units,
+        missing: line.quantity - units,
+      });
+    });
+
+    const deltas = new Map<string, number>();
+    for (const { a } of rows)
+      deltas.set(
+        levelKey(a.skuId, a.warehouseId),
+        (deltas.get(levelKey(a.skuId, a.warehouseId)) ?? 0) + a.quantity,
+      );
+    await addReserved(tx, deltas);
+    if (rows.length > 0) {
+      await tx.$executeRaw`
+        INSERT INTO reservation (line_key, line_sku_id, sku_id, warehouse_id, units_per_line, quantity)
+        SELECT * FROM unnest(
+          ${rows.map((r) => r.line.lineKey)}::text[],
+          ${rows.map((r) => r.line.skuId)}::int[],
+          ${rows.map((r) => r.a.skuId)}::int[],
+          ${rows.map((r) => r.a.warehouseId)}::int[],
+          ${rows.map((r) => r.per)}::int[],
+          ${rows.map((r) => r.a.quantity)}::int[])`;
+    }
+    return {
+      key: d.key,
+      status: lines.every((l) => l.missing === 0) ? 'reserved' : 'partial',
+      lines,
+      allocations,
+      shortfalls,
+    };
+  }
+
+  private settle(action: 'consume' | 'release', input: SettleInput): Promise<SettleResult> {
+    const d = parseInput(settleInput, input, action);
+    return this.tx.run(async (tx) => {
+      const { result } = await once(tx, d.key, action, d, async () => {
+        const active = await tx.$queryRaw<ActiveRow[]>`
+          SELECT id, line_sku_id, sku_id, warehouse_id, units_per_line, quantity FROM reservation
+          WHERE line_key = ${d.lineKey} AND status = 'active'
+          ORDER BY id
+          FOR UPDATE`;
+        if (active.length === 0) throw new NotFoundError('reservation', [d.lineKey]);
+
+        // Per component: the line units it still covers. A line settles in whole line units.
+        const bySku = new Map<number, ActiveRow[]>();
+        for (const r of active) bySku.set(r.sku_id, [...(bySku.get(r.sku_id) ?? []), r]);
+        const covered = Math.min(
+          ...[...bySku.values()].map((rs) =>
+            Math.floor(rs.reduce((s, r) => s + r.quantity, 0) / rs[0]!.units_per_line),
+          ),
+        );
+        const units = d.quantity ?? covered;
+        if (units > covered || units === 0) {
+          throw new StockConflictError(
+            `line ${d.lineKey} has ${covered} unit(s) reserved; cannot ${action} ${d.quantity ?? 'all'}`,
+          );
+        }
+
+        const settled: Allocation[] = [];
+        for (const [sku, rs] of bySku) {
+          let left = units * rs[0]!.units_per_line;
+          for (const r of rs) {
+            if (left === 0) break;
+            const take = Math.min(r.quantity, left);
+            left -= take;
+            settled.push({ skuId: sku, warehouseId: r.warehouse_id, quantity: take });
+            if (take === r.quantity) {
+              await tx.$executeRaw`
+                UPDATE reservation SET status = ${action === 'consume' ? 'consumed' : 'released'}::"ReservationStatus",
+                  updated_at = now() WHERE id = ${r.id}`;
+            } else {
+              await tx.$executeRaw`UPDATE reservation SET quantity = quantity - ${take}, updated_at = now() WHERE id = ${r.id}`;
+              await tx.$executeRaw`
+                INSERT INTO reservation (line_key, line_sku_id, sku_id, warehouse_id, units_per_line, quantity, status)
+                VALUES (${d.lineKey}, ${r.line_sku_id}, ${sku}, ${r.warehouse_id}, ${r.units_per_line}, ${take},
+                  ${action === 'consume' ? 'consumed' : 'released'}::"ReservationStatus")`;
+            }
+          }
+        }
+        const merged = mergeAllocations(settled);
+        if (action === 'consume') {
+          const skus = await loadSkus(
+            tx,
+            merged.map((a) => a.skuId),
+          );
+          const movements: MovementInput[] = merged.map((a) => ({
+            skuId: a.skuId,
+            warehouseId: a.warehouseId,
+            kind: 'shipment',
+            quantity: -a.quantity,
+            consumesReserved: a.quantity,
+            idempotencyKey: `${d.key}#${a.skuId}@${a.warehouseId}`,
+            reference: d.reference ?? d.lineKey,
+          }));
+          await applyMovements(tx, movements, skus);
+        } else {
+          const sorted = [...merged].sort((a, b) => a.skuId - b.skuId || a.warehouseId - b.warehouseId);
+          await lockLevels(
+            tx,
+            [...new Set(sorted.map((a) => a.skuId))],
+            [...new Set(sorted.map((a) => a.warehouseId))],
+          );
+          await addReserved(tx, new Map(sorted.map((a) => [levelKey(a.skuId, a.warehouseId), -a.quantity])));
+        }
+        return { key: d.key, lineKey: d.lineKey, action, quantity: units, settled: merged };
+      });
+      return result;
+    });
+  }
+}
+
+function mergeAllocations(items: Allocation[]): Allocation[] {
+  const m = new Map<string, Allocation>();
+  for (const a of items) {
+    const k = levelKey(a.skuId, a.warehouseId);
+    const cur = m.get(k);
+    if (cur) cur.quantity += a.quantity;
+    else m.set(k, { ...a });
+  }
+  return [...m.values()];
+}

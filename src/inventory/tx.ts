@@ -1,0 +1,103 @@
+import PQueue from 'p-queue';
+import type { Db } from '../db/client.js';
+import type { Prisma } from '../db/generated/client.js';
+
+export type Tx = Prisma.TransactionClient;
+
+export interface TxRunnerOptions {
+  /** `SET LOCAL lock_timeout` for stock transactions, ms. Default 5000. */
+  lockTimeoutMs?: number;
+  /** Concurrent stock transactions per process. Default: pool size on PostgreSQL, 1 on PGlite. */
+  concurrency?: number;
+  /** Retries of a transaction that failed on a deadlock or serialization conflict. Default 5. */
+  maxRetries?: number;
+}
+
+const RETRYABLE_SQLSTATES = new Set(['40001', '40P01', '55P03']);
+
+/**
+ * Runs stock transactions. Why a queue in front of Prisma: Prisma waits at most `maxWait`
+ * for a pooled connection and then fails the call; under a burst (a thousand webhooks at
+ * once) callers would fail for want of a connection, not for want of stock. The queue holds
+ * them in memory instead, at most `concurrency` in the database at once. On PGlite, which
+ * has one session, concurrency is 1.
+ *
+ * Deadlocks (40P01), serialization failures (40001) and lock timeouts (55P03) are retried
+ * with jittered backoff: the work is idempotent and its transaction rolled back.
+ */
+export class TxRunner {
+  private readonly queue: PQueue;
+  private readonly lockTimeoutMs: number;
+  private readonly maxRetries: number;
+
+  constructor(
+    private readonly db: Db,
+    options: TxRunnerOptions = {},
+  ) {
+    const concurrency = options.concurrency ?? (db.kind === 'pglite' ? 1 : 10);
+    this.queue = new PQueue({ concurrency });
+    this.lockTimeoutMs = Math.trunc(options.lockTimeoutMs ?? 5000);
+    this.maxRetries = options.maxRetries ?? 5;
+  }
+
+  run<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.queue.add(() => this.withRetry(fn));
+  }
+
+  /** Resolves when no transaction is queued or running. */
+  onIdle(): Promise<void> {
+    return this.queue.onIdle();
+  }
+
+  private async withRetry<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.db.prisma.$transaction(
+          async (tx) => {
+            await tx.$executeRawUnsafe(`SET LOCAL lock_timeout = '${this.lockTimeoutMs}ms'`);
+            return fn(tx);
+          },
+          { maxWait: 30_000, timeout: 60_000 },
+        );
+      } catch (err) {
+        if (attempt >= this.maxRetries || !isRetryable(err)) throw err;
+        const base = 10 * 2 ** attempt;
+        await new Promise((r) => setTimeout(r, base + Math.random() * base));
+      }
+    }
+  }
+}
+
+/** The PostgreSQL SQLSTATE behind a Prisma / driver-adapter error, if any. */
+export function sqlState(err: unknown): string | undefined {
+  return pgErrorField(err, 'originalCode') ?? pgErrorField(err, 'code');
+}
+
+/** The PostgreSQL error message behind a Prisma / driver-adapter error, if any. */
+export function pgMessage(err: unknown): string | undefined {
+  return pgErrorField(err, 'originalMessage');
+}
+
+// Prisma wraps driver errors as meta.driverAdapterError.cause {originalCode, originalMessage};
+// a raw pg error carries `code` itself. Prisma's own codes (P2010...) are not SQLSTATEs.
+function pgErrorField(err: unknown, field: 'originalCode' | 'originalMessage' | 'code'): string | undefined {
+  const seen = new Set<unknown>();
+  let e: unknown = err;
+  while (e && typeof e === 'object' && !seen.has(e)) {
+    seen.add(e);
+    const o = e as Record<string, unknown>;
+    const meta = o.meta as Record<string, unknown> | undefined;
+    const driver = meta?.driverAdapterError as Record<string, unknown> | undefined;
+    const cause = driver?.cause as Record<string, unknown> | undefined;
+    const v = cause?.[field] ?? o[field];
+    if (typeof v === 'string' && (field !== 'code' || /^[0-9A-Z]{5}$/.test(v)) && !/^P\d{4}$/.test(v))
+      return v;
+    e = o.cause;
+  }
+  return undefined;
+}
+
+function isRetryable(err: unknown): boolean {
+  const state = sqlState(err);
+  return state !== undefined && RETRYABLE_SQLSTATES.has(state);
+}
