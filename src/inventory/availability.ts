@@ -29,7 +29,7 @@ export interface AtsView {
 export class Availability {
   constructor(private readonly tx: TxRunner) {}
 
-  ats(input: AtsInput): Promise<AtsView[]> {
+  async ats(input: AtsInput): Promise<AtsView[]> {
     const d = parseInput(atsInput, input, 'availability query');
     return this.tx.run(async (tx) => {
       const skus = await loadSkus(tx, d.skuIds);

@@ -53,7 +53,7 @@ export class Catalog {
   constructor(private readonly tx: TxRunner) {}
 
   /** Creates or updates a simple SKU by code. */
-  putSku(input: SkuInput): Promise<SkuView> {
+  async putSku(input: SkuInput): Promise<SkuView> {
     const data = parseInput(skuInput, input, 'SKU');
     return this.tx.run(async (tx) => {
       const existing = await tx.sku.findUnique({ where: { code: data.code } });
@@ -80,7 +80,7 @@ export class Catalog {
   }
 
   /** Creates or updates a bundle and replaces its recipe. Refuses cycles and bundles that hold stock. */
-  putBundle(input: BundleInput): Promise<SkuView> {
+  async putBundle(input: BundleInput): Promise<SkuView> {
     const data = parseInput(bundleInput, input, 'bundle');
     return this.tx.run(async (tx) => {
       const components = await tx.sku.findMany({
@@ -141,7 +141,7 @@ export class Catalog {
     });
   }
 
-  putWarehouse(input: WarehouseInput): Promise<WarehouseView> {
+  async putWarehouse(input: WarehouseInput): Promise<WarehouseView> {
     const data = parseInput(warehouseInput, input, 'warehouse');
     return this.tx.run(async (tx) => {
       const row = await tx.warehouse.upsert({

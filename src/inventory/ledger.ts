@@ -87,7 +87,7 @@ export class Ledger {
   constructor(private readonly tx: TxRunner) {}
 
   /** Goods received into a warehouse (purchase receipt, opening balance). */
-  receive(input: ReceiptInput): Promise<MovementResult> {
+  async receive(input: ReceiptInput): Promise<MovementResult> {
     return this.single('receipt', receiptInput, input, (d) => ({
       delta: d.quantity,
       reference: d.reference,
@@ -96,7 +96,7 @@ export class Ledger {
   }
 
   /** Goods returned by a customer and put back into sellable stock. */
-  returnStock(input: ReceiptInput): Promise<MovementResult> {
+  async returnStock(input: ReceiptInput): Promise<MovementResult> {
     return this.single('return', receiptInput, input, (d) => ({
       delta: d.quantity,
       reference: d.reference,
@@ -105,12 +105,12 @@ export class Ledger {
   }
 
   /** A manual correction (damage, loss, found goods). Cannot take on-hand below what is reserved. */
-  adjust(input: AdjustmentInput): Promise<MovementResult> {
+  async adjust(input: AdjustmentInput): Promise<MovementResult> {
     return this.single('adjustment', adjustmentInput, input, (d) => ({ delta: d.delta, note: d.reason }));
   }
 
   /** Moves free (unreserved) units between warehouses: two movements in one transaction. */
-  transfer(input: TransferInput): Promise<MovementResult> {
+  async transfer(input: TransferInput): Promise<MovementResult> {
     const d = parseInput(transferInput, input, 'transfer');
     return this.tx.run(async (tx) => {
       const { result } = await once(tx, d.key, 'transfer', d, async () => {
@@ -149,7 +149,7 @@ export class Ledger {
    * booked as a stocktake movement. A count below what is reserved is refused for all SKUs
    * (release or reassign those reservations first); nothing is applied.
    */
-  stocktake(input: StocktakeInput): Promise<StocktakeResult> {
+  async stocktake(input: StocktakeInput): Promise<StocktakeResult> {
     const d = parseInput(stocktakeInput, input, 'stocktake');
     return this.tx.run(async (tx) => {
       const { result } = await once(tx, d.key, 'stocktake', d, async () => {
@@ -191,7 +191,7 @@ export class Ledger {
     });
   }
 
-  private single<S extends typeof receiptInput | typeof adjustmentInput>(
+  private async single<S extends typeof receiptInput | typeof adjustmentInput>(
     kind: 'receipt' | 'return' | 'adjustment',
     schema: S,
     input: unknown,

@@ -100,7 +100,7 @@ interface ActiveRow {
 export class Reservations {
   constructor(private readonly tx: TxRunner) {}
 
-  reserve(input: ReserveInput): Promise<ReserveResult> {
+  async reserve(input: ReserveInput): Promise<ReserveResult> {
     const d = parseInput(reserveInput, input, 'reservation');
     return this.tx.run(async (tx) => {
       const { result } = await once(tx, d.key, 'reserve', d, () => this.reserveIn(tx, d));
@@ -109,12 +109,12 @@ export class Reservations {
   }
 
   /** Goods shipped: on-hand and reserved both fall, one shipment movement per SKU and warehouse. */
-  consume(input: SettleInput): Promise<SettleResult> {
+  async consume(input: SettleInput): Promise<SettleResult> {
     return this.settle('consume', input);
   }
 
   /** Order cancelled or refunded before shipment: the units become free again. */
-  release(input: SettleInput): Promise<SettleResult> {
+  async release(input: SettleInput): Promise<SettleResult> {
     return this.settle('release', input);
   }
 
@@ -209,7 +209,7 @@ export class Reservations {
     };
   }
 
-  private settle(action: 'consume' | 'release', input: SettleInput): Promise<SettleResult> {
+  private async settle(action: 'consume' | 'release', input: SettleInput): Promise<SettleResult> {
     const d = parseInput(settleInput, input, action);
     return this.tx.run(async (tx) => {
       const { result } = await once(tx, d.key, action, d, async () => {

@@ -58,9 +58,9 @@ export async function loadBundleGraph(tx: Tx, skuIds: Iterable<number>): Promise
     FROM bundle_component bc JOIN reach r ON bc.bundle_id = r.id`;
   const graph = new Map<number, Map<number, number>>();
   for (const r of rows) {
-    let components = graph.get(r.bundle_id);
-    if (!components) graph.set(r.bundle_id, (components = new Map()));
+    const components = graph.get(r.bundle_id) ?? new Map<number, number>();
     components.set(r.component_id, r.quantity);
+    graph.set(r.bundle_id, components);
   }
   return graph;
 }
