@@ -101,16 +101,18 @@ async function applyPending(s: SqlSession, files: MigrationFile[]): Promise<Migr
       `the database has migrations this version does not know: ${unknown.join(', ')} (is a newer version deployed?)`,
     );
   }
+  // Check every applied file before applying anything, so a refused start changes nothing.
+  const edited = files.filter((f) => done.has(f.name) && done.get(f.name)!.checksum !== f.checksum);
+  if (edited.length > 0) {
+    throw new MigrationError(
+      `migration ${edited.map((f) => f.name).join(', ')} was modified after it was applied ` +
+        `(${edited.map((f) => `database ${done.get(f.name)!.checksum}, disk ${f.checksum}`).join('; ')}); ` +
+        'add a new migration instead of editing an applied one',
+    );
+  }
   const report: MigrationReport = { applied: [], alreadyApplied: [] };
   for (const file of files) {
-    const row = done.get(file.name);
-    if (row) {
-      if (row.checksum !== file.checksum) {
-        throw new MigrationError(
-          `migration ${file.name} was modified after it was applied (checksum ${row.checksum} in the database, ` +
-            `${file.checksum} on disk); add a new migration instead of editing an applied one`,
-        );
-      }
+    if (done.has(file.name)) {
       report.alreadyApplied.push(file.name);
       continue;
     }

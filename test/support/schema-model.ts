@@ -245,7 +245,9 @@ export function schemaModelFromPrisma(schemaText: string): SchemaModel {
             ...base,
             name: index.dbName ?? primaryKeyName(table),
             unique: true,
-            origin: index.isDefinedOnField ? `${model.name}.${fieldList} @id` : `${model.name} @@id([${fieldList}])`,
+            origin: index.isDefinedOnField
+              ? `${model.name}.${fieldList} @id`
+              : `${model.name} @@id([${fieldList}])`,
           };
           break;
         case 'unique':
@@ -390,9 +392,9 @@ function canonicalLiteral(v: string | number | boolean): string {
 
 /** `::text`, `::"SkuKind"`, `::character varying(20)`, `::timestamp(3) with time zone`, `::text[]`. */
 const CASTS = String.raw`(?:::(?:"[^"]+"|[a-z_][a-z0-9_ ]*(?:\(\d+(?:,\s*\d+)?\))?[a-z ]*)(?:\[\])?)*`;
-const QUOTED_LITERAL = new RegExp(String.raw`^'((?:[^']|'')*)'${CASTS}$`, 's');
+const QUOTED_LITERAL = new RegExp(`^'((?:[^']|'')*)'${CASTS}$`, 's');
 const BARE_LITERAL = new RegExp(String.raw`^\(?(-?\d+(?:\.\d+)?(?:e[+-]?\d+)?|true|false)\)?${CASTS}$`, 'i');
-const ARRAY_LITERAL = new RegExp(String.raw`^ARRAY\[(.*)\]${CASTS}$`, 's');
+const ARRAY_LITERAL = new RegExp(String.raw`^ARRAY\[(.*?)\]${CASTS}$`, 's');
 
 /**
  * A column default as `pg_get_expr` prints it, in the canonical form `expectedDefault` produces:
@@ -690,7 +692,7 @@ function diffColumns(exp: TableModel, act: TableModel, out: string[]): void {
     actualColumns.delete(col.name);
     if (col.type !== a.type) out.push(`${where}: type: schema.prisma ${col.type}, database ${a.type}`);
     if (col.nullable !== null && col.nullable !== a.nullable) {
-      const n = (v: boolean) => (v ? 'NULL' : 'NOT NULL');
+      const n = (v: boolean | null) => (v ? 'NULL' : 'NOT NULL');
       out.push(`${where}: nullability: schema.prisma ${n(col.nullable)}, database ${n(a.nullable)}`);
     }
     const defaultMatches = col.default === ANY_DEFAULT ? a.default !== null : col.default === a.default;

@@ -143,6 +143,9 @@ ALTER TABLE "stock_movement" ADD CONSTRAINT "stock_movement_sku_id_fkey" FOREIGN
 ALTER TABLE "stock_movement" ADD CONSTRAINT "stock_movement_warehouse_id_fkey" FOREIGN KEY ("warehouse_id") REFERENCES "warehouse"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
 
 -- AddForeignKey
+ALTER TABLE "reservation" ADD CONSTRAINT "reservation_line_sku_id_fkey" FOREIGN KEY ("line_sku_id") REFERENCES "sku"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
+
+-- AddForeignKey
 ALTER TABLE "reservation" ADD CONSTRAINT "reservation_sku_id_fkey" FOREIGN KEY ("sku_id") REFERENCES "sku"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
 
 -- AddForeignKey

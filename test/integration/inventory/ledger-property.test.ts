@@ -13,7 +13,7 @@ const WHS = 2;
 type Op =
   | { t: 'receive'; sku: number; wh: number; qty: number }
   | { t: 'adjust'; sku: number; wh: number; delta: number }
-  | { t: 'reserve'; sku: number; qty: number; whOrder: number[]; partial: boolean }
+  | { t: 'reserve'; sku: number; qty: number; whOrder: readonly number[]; partial: boolean }
   | { t: 'consume' | 'release'; line: number; qty: number | null }
   | { t: 'transfer'; sku: number; from: number; qty: number }
   | { t: 'replay'; back: number };
