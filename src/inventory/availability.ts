@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { bundleAts, simpleAts } from '../domain/ats.js';
 import { expandToPhysical } from '../domain/bundles.js';
-import { checkWarehouses, loadBundleGraph, loadSkus } from './store.js';
+import { loadContext } from './store.js';
 import type { TxRunner } from './tx.js';
 import { entityId, parseInput } from './validation.js';
 
@@ -32,16 +32,13 @@ export class Availability {
   async ats(input: AtsInput): Promise<AtsView[]> {
     const d = parseInput(atsInput, input, 'availability query');
     return this.tx.run(async (tx) => {
-      const skus = await loadSkus(tx, d.skuIds);
-      if (d.warehouseIds) await checkWarehouses(tx, d.warehouseIds);
       const warehouseIds =
         d.warehouseIds ??
         (await tx.$queryRaw<{ id: number }[]>`SELECT id FROM warehouse WHERE active`).map((w) => w.id);
-      const graph = await loadBundleGraph(tx, d.skuIds);
+      const { skus, graph } = await loadContext(tx, d.skuIds, d.warehouseIds ?? []);
       const recipes = new Map(d.skuIds.map((id) => [id, expandToPhysical(graph, id, 1)]));
       const physical = new Set<number>();
       for (const r of recipes.values()) for (const id of r.keys()) physical.add(id);
-      for (const [id, row] of await loadSkus(tx, physical)) skus.set(id, row);
 
       const levels = await tx.$queryRaw<{ sku_id: number; on_hand: number; reserved: number }[]>`
         SELECT sku_id, SUM(on_hand)::int AS on_hand, SUM(reserved)::int AS reserved FROM stock_level

@@ -1,14 +1,7 @@
 import { z } from 'zod';
 import { StockConflictError, ValidationError } from '../domain/errors.js';
 import { once } from './operations.js';
-import {
-  applyMovements,
-  checkWarehouses,
-  loadSkus,
-  lockLevels,
-  type MovementInput,
-  requirePhysical,
-} from './store.js';
+import { applyMovements, loadContext, lockLevels, type MovementInput, requirePhysical } from './store.js';
 import type { TxRunner } from './tx.js';
 import {
   entityId,
@@ -114,9 +107,8 @@ export class Ledger {
     const d = parseInput(transferInput, input, 'transfer');
     return this.tx.run(async (tx) => {
       const { result } = await once(tx, d.key, 'transfer', d, async () => {
-        const skus = await loadSkus(tx, [d.skuId]);
+        const { skus } = await loadContext(tx, [d.skuId], [d.fromWarehouseId, d.toWarehouseId]);
         requirePhysical(skus, [d.skuId]);
-        await checkWarehouses(tx, [d.fromWarehouseId, d.toWarehouseId]);
         const movements: MovementInput[] = [
           {
             skuId: d.skuId,
@@ -154,9 +146,8 @@ export class Ledger {
     return this.tx.run(async (tx) => {
       const { result } = await once(tx, d.key, 'stocktake', d, async () => {
         const ids = d.counts.map((c) => c.skuId);
-        const skus = await loadSkus(tx, ids);
+        const { skus } = await loadContext(tx, ids, [d.warehouseId]);
         requirePhysical(skus, ids);
-        await checkWarehouses(tx, [d.warehouseId]);
         const levels = new Map((await lockLevels(tx, ids, [d.warehouseId])).map((l) => [l.sku_id, l]));
         const under = d.counts.filter((c) => c.counted < (levels.get(c.skuId)?.reserved ?? 0));
         if (under.length > 0) {
@@ -207,9 +198,8 @@ export class Ledger {
       throw new ValidationError(`${kind}: quantity must be a non-zero integer`);
     return this.tx.run(async (tx) => {
       const { result } = await once(tx, d.key, kind, d, async () => {
-        const skus = await loadSkus(tx, [d.skuId]);
+        const { skus } = await loadContext(tx, [d.skuId], [d.warehouseId]);
         requirePhysical(skus, [d.skuId]);
-        await checkWarehouses(tx, [d.warehouseId]);
         const movements: MovementInput[] = [
           {
             skuId: d.skuId,

@@ -11,12 +11,12 @@ import { once } from './operations.js';
 import {
   addReserved,
   applyMovements,
-  checkWarehouses,
   levelKey,
-  loadBundleGraph,
+  loadContext,
   loadSkus,
   lockLevels,
   type MovementInput,
+  unzipDeltas,
 } from './store.js';
 import type { Tx, TxRunner } from './tx.js';
 import { entityId, idempotencyKey, parseInput, positiveQty } from './validation.js';
@@ -119,25 +119,17 @@ export class Reservations {
   }
 
   private async reserveIn(tx: Tx, d: z.output<typeof reserveInput>): Promise<ReserveResult> {
-    const skus = await loadSkus(
+    const { skus, graph } = await loadContext(
       tx,
       d.lines.map((l) => l.skuId),
+      d.warehouseIds,
     );
-    await checkWarehouses(tx, d.warehouseIds);
-    const graph = await loadBundleGraph(
-      tx,
-      d.lines.map((l) => l.skuId),
-    );
-
     const recipes = d.lines.map((l) => expandToPhysical(graph, l.skuId, 1));
     const demand = new Map<number, number>();
     d.lines.forEach((l, i) => {
       for (const [sku, per] of recipes[i]!) demand.set(sku, (demand.get(sku) ?? 0) + per * l.quantity);
     });
     const physical = [...demand.keys()].sort((a, b) => a - b);
-    if (physical.some((id) => !skus.has(id))) {
-      for (const [id, row] of await loadSkus(tx, physical)) skus.set(id, row);
-    }
 
     const levels = await lockLevels(tx, physical, d.warehouseIds);
     const free = new Map(levels.map((l) => [levelKey(l.sku_id, l.warehouse_id), l.on_hand - l.reserved]));
@@ -182,15 +174,20 @@ export class Reservations {
       });
     });
 
-    const deltas = new Map<string, number>();
-    for (const { a } of rows)
-      deltas.set(
-        levelKey(a.skuId, a.warehouseId),
-        (deltas.get(levelKey(a.skuId, a.warehouseId)) ?? 0) + a.quantity,
-      );
-    await addReserved(tx, deltas);
     if (rows.length > 0) {
+      const deltas = new Map<string, number>();
+      for (const { a } of rows) {
+        const k = levelKey(a.skuId, a.warehouseId);
+        deltas.set(k, (deltas.get(k) ?? 0) + a.quantity);
+      }
+      const d3 = unzipDeltas(deltas);
+      // One statement: the balances and the reservation rows that explain them.
       await tx.$executeRaw`
+        WITH bump AS (
+          UPDATE stock_level l SET reserved = l.reserved + d.qty, updated_at = now()
+          FROM unnest(${d3.skus}::int[], ${d3.whs}::int[], ${d3.qty}::int[]) AS d(sku_id, warehouse_id, qty)
+          WHERE l.sku_id = d.sku_id AND l.warehouse_id = d.warehouse_id
+        )
         INSERT INTO reservation (line_key, line_sku_id, sku_id, warehouse_id, units_per_line, quantity)
         SELECT * FROM unnest(
           ${rows.map((r) => r.line.lineKey)}::text[],

@@ -32,18 +32,6 @@ export async function loadSkus(tx: Tx, ids: Iterable<number>): Promise<Map<numbe
   return byId;
 }
 
-/** Checks the warehouses exist and are active; throws NotFoundError naming every unknown one. */
-export async function checkWarehouses(tx: Tx, ids: Iterable<number>): Promise<void> {
-  const wanted = [...new Set(ids)];
-  const rows = await tx.$queryRaw<{ id: number; active: boolean }[]>`
-    SELECT id, active FROM warehouse WHERE id = ANY(${wanted}::int[])`;
-  const found = new Map(rows.map((r) => [r.id, r.active]));
-  const missing = wanted.filter((id) => !found.has(id));
-  if (missing.length > 0) throw new NotFoundError('warehouse', missing);
-  const inactive = wanted.filter((id) => found.get(id) === false);
-  if (inactive.length > 0) throw new ValidationError(`warehouse ${inactive.join(', ')} is inactive`);
-}
-
 /** The bundle definitions reachable from `skuIds` (nested bundles included). */
 export async function loadBundleGraph(tx: Tx, skuIds: Iterable<number>): Promise<BundleGraph> {
   const roots = [...new Set(skuIds)];
@@ -63,6 +51,57 @@ export async function loadBundleGraph(tx: Tx, skuIds: Iterable<number>): Promise
     graph.set(r.bundle_id, components);
   }
   return graph;
+}
+
+export interface StockContext {
+  /** Every SKU asked for and every component reachable from them. */
+  skus: Map<number, SkuRow>;
+  graph: BundleGraph;
+}
+
+/**
+ * One round trip for what a stock write needs to know: the SKUs (unknown ones named in a
+ * NotFoundError), the bundle recipes reachable from them, and the warehouses (unknown or
+ * inactive ones refused).
+ */
+export async function loadContext(
+  tx: Tx,
+  skuIds: Iterable<number>,
+  warehouseIds: Iterable<number>,
+): Promise<StockContext> {
+  const roots = [...new Set(skuIds)];
+  const whs = [...new Set(warehouseIds)];
+  const [row] = await tx.$queryRaw<
+    { skus: SkuRow[]; edges: [number, number, number][]; warehouses: [number, boolean][] }[]
+  >`
+    WITH RECURSIVE reach(id, depth) AS (
+      SELECT unnest(${roots}::int[]), 0
+      UNION
+      SELECT bc.component_id, r.depth + 1 FROM bundle_component bc JOIN reach r ON bc.bundle_id = r.id
+      WHERE r.depth < 16
+    )
+    SELECT
+      (SELECT COALESCE(json_agg(json_build_object('id', s.id, 'code', s.code, 'kind', s.kind, 'safety_stock', s.safety_stock)), '[]')
+         FROM sku s WHERE s.id IN (SELECT id FROM reach)) AS skus,
+      (SELECT COALESCE(json_agg(json_build_array(bc.bundle_id, bc.component_id, bc.quantity)), '[]')
+         FROM bundle_component bc WHERE bc.bundle_id IN (SELECT id FROM reach)) AS edges,
+      (SELECT COALESCE(json_agg(json_build_array(w.id, w.active)), '[]')
+         FROM warehouse w WHERE w.id = ANY(${whs}::int[])) AS warehouses`;
+  const skus = new Map(row!.skus.map((r) => [r.id, r]));
+  const missing = roots.filter((id) => !skus.has(id));
+  if (missing.length > 0) throw new NotFoundError('sku', missing);
+  const found = new Map(row!.warehouses);
+  const unknown = whs.filter((id) => !found.has(id));
+  if (unknown.length > 0) throw new NotFoundError('warehouse', unknown);
+  const inactive = whs.filter((id) => found.get(id) === false);
+  if (inactive.length > 0) throw new ValidationError(`warehouse ${inactive.join(', ')} is inactive`);
+  const graph = new Map<number, Map<number, number>>();
+  for (const [bundle, component, quantity] of row!.edges) {
+    const components = graph.get(bundle) ?? new Map<number, number>();
+    components.set(component, quantity);
+    graph.set(bundle, components);
+  }
+  return { skus, graph };
 }
 
 /**
@@ -161,7 +200,7 @@ export function levelKey(skuId: number, warehouseId: number): string {
   return `${skuId}:${warehouseId}`;
 }
 
-function unzipDeltas(deltas: Map<string, number>) {
+export function unzipDeltas(deltas: Map<string, number>) {
   const skus: number[] = [];
   const whs: number[] = [];
   const qty: number[] = [];

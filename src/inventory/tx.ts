@@ -54,7 +54,10 @@ export class TxRunner {
       try {
         return await this.db.prisma.$transaction(
           async (tx) => {
-            await tx.$executeRawUnsafe(`SET LOCAL lock_timeout = '${this.lockTimeoutMs}ms'`);
+            // PGlite has one session: nothing can hold a lock we would wait for.
+            if (this.db.kind === 'postgres') {
+              await tx.$executeRawUnsafe(`SET LOCAL lock_timeout = '${this.lockTimeoutMs}ms'`);
+            }
             return fn(tx);
           },
           { maxWait: 30_000, timeout: 60_000 },

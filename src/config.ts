@@ -1,0 +1,278 @@
+/**
+ * The daemon's configuration: one zod schema, parsed once at boot.
+ *
+ * Sources, later ones win:
+ * 1. the schema's defaults (documented on each option below);
+ * 2. the JSON file named by env `CONFIG` (default `config/default.json`, relative to the
+ *    working directory);
+ * 3. a few environment overrides: `DATABASE_URL` (database.url), `PORT` (server.port),
+ *    `HOST` (server.host), `LOG_LEVEL` (log.level), `LOG_PRETTY` (log.pretty).
+ *
+ * This is the only module that reads `process.env`. Every object is strict, so a misspelt key
+ * fails the boot instead of being ignored. A bad value throws {@link ConfigError}, whose message
+ * names the key path, where the value came from (the file or the env var) and what was expected.
+ *
+ * Env strings are parsed by explicit helpers, never `z.coerce`: coercion turns "false" into
+ * `true` and "" into 0 (port 0 = a random port). A blank env var is an error, not "unset".
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+const intIn = (min: number, max: number) => {
+  const error = `expected an integer from ${min} to ${max}`;
+  return z.int({ error }).min(min, { error }).max(max, { error });
+};
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Same rule as `parseDatabaseUrl` in src/db/client.ts, checked here so a typo fails at boot. */
+const DATABASE_URL_RE = /^(pglite:.+|postgres(ql)?:\/\/.+)$/;
+
+const serverSchema = z.strictObject({
+  /** Interface to listen on. Default `127.0.0.1`; use `0.0.0.0` in a container. Env `HOST`. */
+  host: z
+    .string({ error: 'expected a host name or IP address' })
+    .min(1, { error: 'expected a host name or IP address' })
+    .default('127.0.0.1'),
+  /** TCP port; 0 picks a free one (the start log line tells which). Default 3000. Env `PORT`. */
+  port: intIn(0, 65535).default(3000),
+  /** Largest accepted request body in bytes; larger ones get 413. Default 1 MiB (1048576). */
+  bodyLimitBytes: intIn(1, 1024 ** 3).default(1024 * 1024),
+});
+
+const DATABASE_URL_EXPECTED = 'expected pglite:<dir>, pglite:memory or postgres://...';
+
+const databaseSchema = z.strictObject({
+  /**
+   * `pglite:<dir>`, `pglite:memory` or `postgres://user:pass@host:5432/db`. Unset (the default)
+   * = embedded PGlite in `./data/pglite`. Env `DATABASE_URL`.
+   */
+  url: z
+    .string({ error: DATABASE_URL_EXPECTED })
+    .regex(DATABASE_URL_RE, { error: DATABASE_URL_EXPECTED })
+    .optional(),
+  /** PostgreSQL connections per process (PGlite has one session). Default 10. */
+  poolSize: intIn(1, 1000).default(10),
+});
+
+const logSchema = z.strictObject({
+  /** Minimum level written. Default `info`. Env `LOG_LEVEL`. */
+  level: z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  /**
+   * Human-readable logs through `pino-pretty` when that package is installed (it is not a
+   * dependency: install it on a dev machine); JSON lines otherwise. Default false. Env `LOG_PRETTY`.
+   */
+  pretty: z.boolean({ error: 'expected true or false' }).default(false),
+});
+
+const shutdownSchema = z.strictObject({
+  /**
+   * On SIGINT/SIGTERM, how long in-flight requests may take to finish before their connections
+   * are cut. Default 10000 ms.
+   */
+  graceMs: intIn(0, 10 * 60_000).default(10_000),
+});
+
+const inventorySchema = z.strictObject({
+  /** `SET LOCAL lock_timeout` for stock-row locks: a writer waits at most this long. Default 5000 ms. */
+  lockTimeoutMs: intIn(1, 10 * 60_000).default(5000),
+});
+
+/** The whole configuration. New sections (shops, sync, ...) are added here, each strict. */
+export const configSchema = z
+  .strictObject({
+    /** Free text for humans (JSON has no comments); ignored. */
+    $comment: z.string().optional(),
+    server: serverSchema.prefault({}),
+    database: databaseSchema.prefault({}),
+    log: logSchema.prefault({}),
+    shutdown: shutdownSchema.prefault({}),
+    inventory: inventorySchema.prefault({}),
+  })
+  .transform(({ $comment: _, ...rest }) => rest);
+
+export type Config = DeepReadonly<z.output<typeof configSchema>>;
+
+type DeepReadonly<T> = T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;
+
+/** One problem with one key. `source` is `file <path>`, `env <NAME>` or `default`. */
+export interface ConfigIssue {
+  path: string;
+  source: string;
+  message: string;
+}
+
+/** Invalid configuration. The message lists every issue, one per line, and never a secret. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    readonly issues: readonly ConfigIssue[],
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `invalid configuration:\n${issues.map((i) => `  ${i.path} (from ${i.source}): ${i.message}`).join('\n')}`,
+      options,
+    );
+  }
+}
+
+/** The default file, relative to the working directory. */
+export const DEFAULT_CONFIG_FILE = 'config/default.json';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+interface EnvOverride {
+  name: string;
+  path: readonly [string, string];
+  parse: (raw: string) => ParseResult;
+  /** Mask the value in messages (URLs with passwords). */
+  secret?: boolean;
+}
+
+type ParseResult = { ok: true; value: unknown } | { ok: false; expected: string };
+
+/** Explicit env parsers: each accepts only the spellings it documents. */
+export const envParsers = {
+  /** Decimal digits only: "3000". Rejects "", " ", "3e3", "0x10", "12abc". */
+  integer(raw: string): ParseResult {
+    const s = raw.trim();
+    if (!/^\d+$/.test(s) || !Number.isSafeInteger(Number(s))) return { ok: false, expected: 'an integer' };
+    return { ok: true, value: Number(s) };
+  },
+  /** true/false, 1/0, yes/no, on/off (any case). Rejects "" and everything else. */
+  boolean(raw: string): ParseResult {
+    const s = raw.trim().toLowerCase();
+    if (['true', '1', 'yes', 'on'].includes(s)) return { ok: true, value: true };
+    if (['false', '0', 'no', 'off'].includes(s)) return { ok: true, value: false };
+    return { ok: false, expected: 'true or false (also 1/0, yes/no, on/off)' };
+  },
+  /** Any non-blank string, trimmed. */
+  string(raw: string): ParseResult {
+    const s = raw.trim();
+    return s === '' ? { ok: false, expected: 'a non-empty value' } : { ok: true, value: s };
+  },
+};
+
+/** Values masked in messages (a database URL may carry a password). */
+const SECRET_PATHS = new Set(['database.url']);
+
+const ENV_OVERRIDES: readonly EnvOverride[] = [
+  { name: 'DATABASE_URL', path: ['database', 'url'], parse: envParsers.string, secret: true },
+  { name: 'PORT', path: ['server', 'port'], parse: envParsers.integer },
+  { name: 'HOST', path: ['server', 'host'], parse: envParsers.string },
+  { name: 'LOG_LEVEL', path: ['log', 'level'], parse: envParsers.string },
+  { name: 'LOG_PRETTY', path: ['log', 'pretty'], parse: envParsers.boolean },
+];
+
+/**
+ * Loads, validates and freezes the configuration. Throws {@link ConfigError} on any problem,
+ * listing all of them at once.
+ */
+export function loadConfig(env: Env = process.env): Config {
+  const issues: ConfigIssue[] = [];
+  const fileName = env.CONFIG ?? DEFAULT_CONFIG_FILE;
+  if (fileName.trim() === '') {
+    throw new ConfigError([{ path: '(config file)', source: 'env CONFIG', message: 'expected a file path' }]);
+  }
+  const fileSource = `file ${fileName}`;
+  const raw = readJsonFile(fileName, fileSource);
+
+  const sources = new Map<string, string>();
+  for (const o of ENV_OVERRIDES) {
+    const value = env[o.name];
+    if (value === undefined) continue;
+    const path = o.path.join('.');
+    const parsed = o.parse(value);
+    if (!parsed.ok) {
+      issues.push({
+        path,
+        source: `env ${o.name}`,
+        message: `expected ${parsed.expected}, got ${show(value, o.secret)}`,
+      });
+      continue;
+    }
+    const [section, key] = o.path;
+    const current = raw[section];
+    if (current === undefined) raw[section] = { [key]: parsed.value };
+    else if (isPlainObject(current)) raw[section] = { ...current, [key]: parsed.value };
+    else continue; // the file's own error about `section` is reported below
+    sources.set(path, `env ${o.name}`);
+  }
+
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      if (issue.code === 'unrecognized_keys') {
+        for (const key of issue.keys) {
+          issues.push({
+            path: [...issue.path, key].join('.'),
+            source: fileSource,
+            message: 'unknown key (misspelt, or not an option of this version)',
+          });
+        }
+        continue;
+      }
+      const path = issue.path.map(String).join('.') || '(root)';
+      const value = valueAt(raw, issue.path);
+      const got = value === undefined ? '' : `, got ${show(value, SECRET_PATHS.has(path))}`;
+      issues.push({ path, source: sources.get(path) ?? fileSource, message: `${issue.message}${got}` });
+    }
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+  return deepFreeze(result.data!) as Config;
+}
+
+function readJsonFile(fileName: string, source: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(fileName, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError(
+      [{ path: '(config file)', source, message: `cannot read it (${code ?? (err as Error).message})` }],
+      { cause: err },
+    );
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(
+      [{ path: '(config file)', source, message: `expected JSON: ${(err as Error).message}` }],
+      { cause: err },
+    );
+  }
+  if (!isPlainObject(value)) {
+    throw new ConfigError([{ path: '(root)', source, message: 'expected a JSON object' }]);
+  }
+  return value;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let v = root;
+  for (const key of path) {
+    if (!isPlainObject(v) && !Array.isArray(v)) return undefined;
+    v = (v as Record<PropertyKey, unknown>)[key];
+  }
+  return v;
+}
+
+function show(value: unknown, secret = false): string {
+  if (secret && typeof value === 'string')
+    return JSON.stringify(value.replace(/(\/\/[^:/@]*:)[^@]*@/, '$1***@'));
+  const s = JSON.stringify(value);
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}
+
+function deepFreeze<T>(o: T): T {
+  if (typeof o === 'object' && o !== null && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o)) deepFreeze(v);
+  }
+  return o;
+}

@@ -1,0 +1,129 @@
+/**
+ * Starting and stopping one daemon in-process: database, migrations, HTTP server. main.ts adds
+ * the process concerns (env, signals, exit codes); tests call {@link startDaemon} directly.
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import type { Hono } from 'hono';
+import type { Config } from './config.js';
+import { type Db, openDatabase } from './db/client.js';
+import { migrate } from './db/migrate.js';
+import { createInventory, type Inventory } from './inventory/index.js';
+import type { Logger } from './log.js';
+import { type AppEnv, type Clock, createApp, type MountedRouter } from './server/app.js';
+
+export interface DaemonOptions {
+  clock?: Clock;
+  /** Extra routers mounted into the app (see createApp). */
+  routes?: readonly MountedRouter[];
+}
+
+export interface Daemon {
+  /** Base URL the server listens on, e.g. `http://127.0.0.1:3000`. */
+  readonly url: string;
+  readonly db: Db;
+  readonly inventory: Inventory;
+  readonly app: Hono<AppEnv>;
+  /**
+   * Graceful stop: refuse new connections, let in-flight requests finish for up to
+   * `shutdown.graceMs` (then cut their connections), close the database. Idempotent.
+   */
+  stop(): Promise<void>;
+}
+
+/**
+ * Opens the database, applies pending migrations, and listens on `server.host:server.port`.
+ * Logs one line `stockd listening on <url> (database: <kind>)` with `url` and `database` fields.
+ * On failure everything opened so far is closed again before the error is rethrown.
+ */
+export async function startDaemon(config: Config, log: Logger, options: DaemonOptions = {}): Promise<Daemon> {
+  const db = await openDatabase(config.database.url, { poolSize: config.database.poolSize });
+  let server: Server | undefined;
+  try {
+    const report = await migrate(db);
+    if (report.applied.length > 0) log.info({ applied: report.applied }, 'migrations applied');
+    const inventory = createInventory(db, {
+      lockTimeoutMs: config.inventory.lockTimeoutMs,
+      concurrency: db.kind === 'postgres' ? config.database.poolSize : 1,
+    });
+
+    let draining = false;
+    const app = createApp({
+      db,
+      log,
+      clock: options.clock,
+      bodyLimitBytes: config.server.bodyLimitBytes,
+      isDraining: () => draining,
+      routes: options.routes,
+    });
+    server = await listen(app, config.server.host, config.server.port);
+    const url = baseUrl(server.address() as AddressInfo);
+    log.info(
+      { url, database: db.kind, db: db.displayUrl },
+      `stockd listening on ${url} (database: ${db.kind})`,
+    );
+
+    const srv = server;
+    // Node closes idle keep-alive connections once, when close() is called; a connection whose
+    // request was still running would then stay open until its keep-alive timeout. So while
+    // draining, every finished response closes the connections that became idle.
+    srv.on('request', (_req, res) => {
+      res.on('finish', () => {
+        if (draining) setImmediate(() => srv.closeIdleConnections());
+      });
+    });
+
+    const shutdown = async () => {
+      draining = true;
+      const started = performance.now();
+      const closed = new Promise<void>((resolve) => srv.close(() => resolve()));
+      let timer: NodeJS.Timeout | undefined;
+      const graceOver = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), config.shutdown.graceMs);
+      });
+      if ((await Promise.race([closed, graceOver])) === 'timeout') {
+        log.warn(
+          { graceMs: config.shutdown.graceMs },
+          'shutdown grace period over; closing connections with requests still running',
+        );
+        srv.closeAllConnections();
+        await closed;
+      }
+      clearTimeout(timer);
+      await inventory.idle();
+      await db.close();
+      log.info({ ms: Math.round(performance.now() - started) }, 'stockd stopped cleanly');
+    };
+    let stopping: Promise<void> | undefined;
+    return {
+      url,
+      db,
+      inventory,
+      app,
+      stop: () => {
+        stopping ??= shutdown();
+        return stopping;
+      },
+    };
+  } catch (err) {
+    if (server?.listening) await new Promise((resolve) => server?.close(resolve));
+    await db.close().catch(() => {});
+    throw err;
+  }
+}
+
+function listen(app: Hono<AppEnv>, hostname: string, port: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch: app.fetch, hostname, port }, () => {
+      server.off('error', reject);
+      resolve(server as Server);
+    });
+    server.once('error', reject);
+  });
+}
+
+function baseUrl(addr: AddressInfo): string {
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  return `http://${host}:${addr.port}`;
+}

@@ -1,0 +1,185 @@
+/**
+ * The HTTP app, built from its dependencies and never listening itself (src/daemon.ts does).
+ *
+ * Core routes: `GET /healthz` (liveness: 200 while the process serves HTTP) and `GET /readyz`
+ * (readiness: 200 when the database answers and every migration is applied, else 503 with the
+ * reason). Every response carries `x-request-id` (an incoming one is kept when it is 1-255
+ * characters of `[A-Za-z0-9_=-]`). Errors are JSON `{ error, message, requestId }`; a 5xx is
+ * logged with its stack and answered without it.
+ *
+ * Feature routers (admin API, webhooks, status page) are `Hono<AppEnv>` instances mounted with
+ * `routes: [{ path: '/admin', router }]` or `app.route()` on the returned app; they get the
+ * request id and a request-scoped logger from `c.get('requestId')` and `c.get('log')`, and share
+ * the 404/error handling and the body limit (a router may add a tighter `bodyLimit` itself).
+ */
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
+import { requestId } from 'hono/request-id';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { Db } from '../db/client.js';
+import { type MigrationFile, pendingMigrations, readMigrations } from '../db/migrate.js';
+import type { Logger } from '../log.js';
+
+/** Wall-clock time, injected so tests can fix it. */
+export interface Clock {
+  now(): Date;
+}
+
+export const systemClock: Clock = { now: () => new Date() };
+
+/** Hono environment shared by the app and every mounted router. */
+export interface AppEnv {
+  Variables: {
+    requestId: string;
+    /** Logger bound to `{ requestId }`. */
+    log: Logger;
+  };
+}
+
+export interface MountedRouter {
+  /** Mount point, e.g. `/admin`, `/webhooks`. */
+  path: string;
+  router: Hono<AppEnv>;
+}
+
+export interface AppDeps {
+  db: Db;
+  log: Logger;
+  /** Default: the system clock. */
+  clock?: Clock;
+  /** Largest request body in bytes (config `server.bodyLimitBytes`). Default 1 MiB. */
+  bodyLimitBytes?: number;
+  /** How long /readyz waits for the database before answering 503. Default 2000 ms. */
+  readyTimeoutMs?: number;
+  /** True once shutdown began: /readyz answers 503 so load balancers stop routing here. */
+  isDraining?: () => boolean;
+  /** Migrations /readyz expects to be applied. Default: prisma/migrations, read once. */
+  migrations?: MigrationFile[];
+  /** Routers to mount, in order. */
+  routes?: readonly MountedRouter[];
+}
+
+/** Paths probed every few seconds by orchestrators: logged at debug, not info. */
+const PROBE_PATHS = new Set(['/healthz', '/readyz']);
+
+export function createApp(deps: AppDeps): Hono<AppEnv> {
+  const { db, log } = deps;
+  const clock = deps.clock ?? systemClock;
+  const readyTimeoutMs = deps.readyTimeoutMs ?? 2000;
+  const migrations = deps.migrations ?? readMigrations();
+  const maxBodyBytes = deps.bodyLimitBytes ?? 1024 * 1024;
+  const app = new Hono<AppEnv>();
+
+  app.use(requestId());
+  app.use(async (c, next) => {
+    const reqLog = log.child({ requestId: c.get('requestId') });
+    c.set('log', reqLog);
+    const started = performance.now();
+    await next();
+    const fields = {
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      ms: Math.round(performance.now() - started),
+    };
+    if (PROBE_PATHS.has(c.req.path) && c.res.status < 500) reqLog.debug(fields, 'request');
+    else reqLog.info(fields, 'request');
+  });
+  app.use(
+    bodyLimit({
+      maxSize: maxBodyBytes,
+      onError: (c) =>
+        c.json(
+          errorBody(c.get('requestId'), 'payload_too_large', `request body exceeds ${maxBodyBytes} bytes`),
+          413,
+        ),
+    }),
+  );
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+
+  app.get('/readyz', async (c) => {
+    const checkedAt = clock.now().toISOString();
+    const notReady = (reason: string, extra: Record<string, unknown> = {}) =>
+      c.json({ status: 'unavailable', reason, ...extra, checkedAt }, 503);
+    if (deps.isDraining?.()) return notReady('shutting down');
+    try {
+      await withTimeout(
+        db.withSession((s) => s.query('SELECT 1')),
+        readyTimeoutMs,
+        'no answer',
+      );
+    } catch (err) {
+      c.get('log').warn({ err }, 'readiness: database check failed');
+      return notReady(`database: ${(err as Error).message}`);
+    }
+    const pending = await withTimeout(pendingMigrations(db, migrations), readyTimeoutMs, 'no answer').catch(
+      (err: Error) => err,
+    );
+    if (pending instanceof Error) return notReady(`database: ${pending.message}`);
+    if (pending.length > 0) return notReady('pending migrations', { pendingMigrations: pending });
+    return c.json({ status: 'ready', checkedAt });
+  });
+
+  for (const r of deps.routes ?? []) app.route(r.path, r.router);
+
+  app.notFound((c) =>
+    c.json(errorBody(c.get('requestId'), 'not_found', `no route for ${c.req.method} ${c.req.path}`), 404),
+  );
+
+  app.onError((err, c) => {
+    const id = c.get('requestId');
+    if (err instanceof HTTPException && err.status < 500) {
+      return c.json(errorBody(id, codeFor(err.status), err.message || 'bad request'), err.status);
+    }
+    (c.get('log') ?? log).error(
+      { err, requestId: id, method: c.req.method, path: c.req.path },
+      'request failed',
+    );
+    const status: ContentfulStatusCode = err instanceof HTTPException ? err.status : 500;
+    return c.json(errorBody(id, 'internal_error', 'internal server error'), status);
+  });
+
+  return app;
+}
+
+/** The JSON body of every error response. */
+export function errorBody(requestId: string | undefined, error: string, message: string) {
+  return { error, message, requestId };
+}
+
+function codeFor(status: number): string {
+  switch (status) {
+    case 400:
+      return 'bad_request';
+    case 401:
+      return 'unauthorized';
+    case 403:
+      return 'forbidden';
+    case 404:
+      return 'not_found';
+    case 405:
+      return 'method_not_allowed';
+    case 409:
+      return 'conflict';
+    case 413:
+      return 'payload_too_large';
+    case 415:
+      return 'unsupported_media_type';
+    case 422:
+      return 'unprocessable_entity';
+    case 429:
+      return 'too_many_requests';
+    default:
+      return 'client_error';
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}

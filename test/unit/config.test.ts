@@ -1,0 +1,243 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { ConfigError, type ConfigIssue, envParsers, loadConfig } from '../../src/config.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'stockd-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(() => vi.unstubAllEnvs());
+
+let n = 0;
+/** Writes a config file and returns the env that selects it. */
+function file(content: unknown): { CONFIG: string } {
+  const path = join(dir, `c${n++}.json`);
+  writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
+  return { CONFIG: path };
+}
+
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error('expected loadConfig to throw');
+}
+
+function expectIssue(err: ConfigError, issue: ConfigIssue) {
+  expect(err.issues).toContainEqual(issue);
+  expect(err.message).toContain(`${issue.path} (from ${issue.source}): ${issue.message}`);
+}
+
+const DEFAULTS = {
+  server: { host: '127.0.0.1', port: 3000, bodyLimitBytes: 1_048_576 },
+  database: { poolSize: 10 },
+  log: { level: 'info', pretty: false },
+  shutdown: { graceMs: 10_000 },
+  inventory: { lockTimeoutMs: 5000 },
+};
+
+describe('loadConfig: sources', () => {
+  it('reads config/default.json when CONFIG is unset: the PGlite demo on port 3000', () => {
+    const config = loadConfig({});
+    expect(config).toEqual(DEFAULTS);
+    expect(config.database.url).toBeUndefined();
+  });
+
+  it('fills every option from the schema defaults when the file is empty', () => {
+    expect(loadConfig(file({}))).toEqual(DEFAULTS);
+  });
+
+  it('returns a deeply frozen object', () => {
+    const config = loadConfig({});
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.server)).toBe(true);
+    expect(() => {
+      (config.server as { port: number }).port = 1;
+    }).toThrow(TypeError);
+  });
+
+  it('reads the file named by CONFIG and drops $comment', () => {
+    const config = loadConfig({ CONFIG: 'config/production.example.json' });
+    expect(config.server.host).toBe('0.0.0.0');
+    expect(config.log.level).toBe('info');
+    expect(config.database.url).toBeUndefined();
+    expect(config).not.toHaveProperty('$comment');
+  });
+
+  it('takes file values over defaults, keeping defaults for the rest of a section', () => {
+    const config = loadConfig(file({ server: { port: 8080 }, inventory: { lockTimeoutMs: 250 } }));
+    expect(config.server).toEqual({ host: '127.0.0.1', port: 8080, bodyLimitBytes: 1_048_576 });
+    expect(config.inventory.lockTimeoutMs).toBe(250);
+  });
+
+  it.each([
+    [
+      'DATABASE_URL',
+      'postgres://stockd:pw@db:5432/stockd',
+      (c: ReturnType<typeof loadConfig>) => c.database.url,
+    ],
+    ['DATABASE_URL', 'pglite:/var/lib/stockd', (c: ReturnType<typeof loadConfig>) => c.database.url],
+    ['PORT', '8081', (c: ReturnType<typeof loadConfig>) => c.server.port],
+    ['HOST', '0.0.0.0', (c: ReturnType<typeof loadConfig>) => c.server.host],
+    ['LOG_LEVEL', 'debug', (c: ReturnType<typeof loadConfig>) => c.log.level],
+    ['LOG_PRETTY', 'true', (c: ReturnType<typeof loadConfig>) => c.log.pretty],
+  ])('env %s=%s overrides the file', (name, value, pick) => {
+    const base = file({
+      server: { port: 3001, host: '127.0.0.2' },
+      database: { url: 'pglite:./elsewhere' },
+      log: { level: 'warn', pretty: false },
+    });
+    const before = pick(loadConfig(base));
+    const after = pick(loadConfig({ ...base, [name]: value }));
+    expect(after).not.toEqual(before);
+    expect(String(after)).toBe(value);
+  });
+
+  it('PORT=0 is allowed (any free port)', () => {
+    expect(loadConfig({ PORT: '0' }).server.port).toBe(0);
+  });
+
+  it('reads process.env when no env is passed', () => {
+    vi.stubEnv('PORT', '4321');
+    expect(loadConfig().server.port).toBe(4321);
+  });
+});
+
+describe('loadConfig: env pitfalls that z.coerce gets wrong', () => {
+  it('LOG_PRETTY=false is false (z.coerce.boolean would say true)', () => {
+    expect(loadConfig({ ...file({ log: { pretty: true } }), LOG_PRETTY: 'false' }).log.pretty).toBe(false);
+    expect(loadConfig({ ...file({ log: { pretty: true } }), LOG_PRETTY: '0' }).log.pretty).toBe(false);
+    expect(loadConfig({ LOG_PRETTY: 'FALSE' }).log.pretty).toBe(false);
+    expect(loadConfig({ LOG_PRETTY: 'on' }).log.pretty).toBe(true);
+  });
+
+  it('PORT="" is an error, not port 0 (z.coerce.number would say 0)', () => {
+    expectIssue(configError({ PORT: '' }), {
+      path: 'server.port',
+      source: 'env PORT',
+      message: 'expected an integer, got ""',
+    });
+    expectIssue(configError({ PORT: '   ' }), {
+      path: 'server.port',
+      source: 'env PORT',
+      message: 'expected an integer, got "   "',
+    });
+  });
+
+  it('LOG_PRETTY="" is an error, not false', () => {
+    const err = configError({ LOG_PRETTY: '' });
+    expect(err.issues[0]).toMatchObject({ path: 'log.pretty', source: 'env LOG_PRETTY' });
+  });
+
+  it.each(['3e3', '0x10', '3000.5', '-1', '12abc', 'Infinity', '99999999999999999999'])(
+    'PORT=%s is rejected (Number() would accept some of these)',
+    (value) => {
+      const err = configError({ PORT: value });
+      expect(err.issues).toHaveLength(1);
+      expect(err.issues[0]).toMatchObject({ path: 'server.port', source: 'env PORT' });
+      expect(err.message).toMatch(/expected an integer/);
+    },
+  );
+
+  it('the parsers accept exactly their documented spellings', () => {
+    expect(envParsers.boolean('yes')).toEqual({ ok: true, value: true });
+    expect(envParsers.boolean('no')).toEqual({ ok: true, value: false });
+    expect(envParsers.boolean('maybe').ok).toBe(false);
+    expect(envParsers.integer(' 42 ')).toEqual({ ok: true, value: 42 });
+    expect(envParsers.integer('').ok).toBe(false);
+    expect(envParsers.string('  ').ok).toBe(false);
+  });
+});
+
+describe('loadConfig: bad values name the key path, the source and what was expected', () => {
+  it.each([
+    [{ PORT: 'abc' }, 'server.port', 'env PORT', 'expected an integer, got "abc"'],
+    [{ PORT: '70000' }, 'server.port', 'env PORT', 'expected an integer from 0 to 65535, got 70000'],
+    [{ HOST: '' }, 'server.host', 'env HOST', 'expected a non-empty value, got ""'],
+    [{ LOG_LEVEL: 'verbose' }, 'log.level', 'env LOG_LEVEL', 'expected one of fatal, error, warn, info'],
+    [{ LOG_PRETTY: 'maybe' }, 'log.pretty', 'env LOG_PRETTY', 'expected true or false'],
+    [{ DATABASE_URL: 'mysql://x@h/db' }, 'database.url', 'env DATABASE_URL', 'expected pglite:<dir>'],
+    [{ DATABASE_URL: '' }, 'database.url', 'env DATABASE_URL', 'expected a non-empty value'],
+  ])('env %o -> %s', (env, path, source, message) => {
+    const err = configError(env);
+    expect(err.issues).toHaveLength(1);
+    const [issue] = err.issues;
+    expect(issue).toMatchObject({ path, source });
+    expect(issue?.message).toContain(message);
+    expect(err.message).toContain(`${path} (from ${source})`);
+  });
+
+  it.each([
+    [{ server: { port: '3000' } }, 'server.port', 'expected an integer from 0 to 65535, got "3000"'],
+    [{ server: { port: 3000.5 } }, 'server.port', 'expected an integer from 0 to 65535'],
+    [{ server: { host: 7 } }, 'server.host', 'expected a host name or IP address'],
+    [{ server: { bodyLimitBytes: 0 } }, 'server.bodyLimitBytes', 'expected an integer from 1 to'],
+    [{ database: { poolSize: 0 } }, 'database.poolSize', 'expected an integer from 1 to 1000, got 0'],
+    [
+      { database: { url: 'sqlite:./x' } },
+      'database.url',
+      'expected pglite:<dir>, pglite:memory or postgres://',
+    ],
+    [{ log: { level: 'loud' } }, 'log.level', 'expected one of'],
+    [{ log: { pretty: 'false' } }, 'log.pretty', 'expected true or false, got "false"'],
+    [{ shutdown: { graceMs: -1 } }, 'shutdown.graceMs', 'expected an integer from 0 to'],
+    [{ inventory: { lockTimeoutMs: 1.5 } }, 'inventory.lockTimeoutMs', 'expected an integer from 1 to'],
+    [{ server: 5 }, 'server', 'expected object'],
+  ])('file %o -> %s', (content, path, message) => {
+    const env = file(content);
+    const err = configError(env);
+    expect(err.issues).toHaveLength(1);
+    expect(err.issues[0]).toMatchObject({ path, source: `file ${env.CONFIG}` });
+    expect(err.issues[0]?.message).toContain(message);
+  });
+
+  it('rejects unknown keys at every level, naming each', () => {
+    const env = file({ serverr: {}, server: { prot: 80 }, inventory: { lockTimeout: 1 } });
+    const err = configError(env);
+    expect(err.issues.map((i) => i.path).sort()).toEqual(['inventory.lockTimeout', 'server.prot', 'serverr']);
+    for (const issue of err.issues) {
+      expect(issue.source).toBe(`file ${env.CONFIG}`);
+      expect(issue.message).toMatch(/unknown key/);
+    }
+  });
+
+  it('reports every problem at once, each with its own source', () => {
+    const env = { ...file({ database: { poolSize: -5 } }), PORT: 'x', LOG_LEVEL: 'loud' };
+    const err = configError(env);
+    expect(err.issues.map((i) => [i.path, i.source]).sort()).toEqual([
+      ['database.poolSize', `file ${env.CONFIG}`],
+      ['log.level', 'env LOG_LEVEL'],
+      ['server.port', 'env PORT'],
+    ]);
+  });
+
+  it('an env value that parses but is out of range is blamed on the env var, not the file', () => {
+    const env = { ...file({ server: { port: 3000 } }), PORT: '65536' };
+    expectIssue(configError(env), {
+      path: 'server.port',
+      source: 'env PORT',
+      message: 'expected an integer from 0 to 65535, got 65536',
+    });
+  });
+
+  it('never prints a database password', () => {
+    const err = configError({ DATABASE_URL: 'mysql://stockd:hunter2@db/stockd' });
+    expect(err.message).not.toContain('hunter2');
+    expect(err.message).toContain('stockd:***@db');
+    const fromFile = configError(file({ database: { url: 'mysql://stockd:hunter2@db/stockd' } }));
+    expect(fromFile.message).not.toContain('hunter2');
+  });
+
+  it('a missing file, invalid JSON or a non-object names the file', () => {
+    const missing = join(dir, 'nope.json');
+    expect(configError({ CONFIG: missing }).message).toContain(`file ${missing}`);
+    expect(configError({ CONFIG: missing }).message).toContain('ENOENT');
+    const broken = file('{ "server": ');
+    expect(configError(broken).message).toMatch(/expected JSON/);
+    expect(configError(file([1, 2])).message).toMatch(/expected a JSON object/);
+    expect(configError({ CONFIG: '' }).issues[0]).toMatchObject({ source: 'env CONFIG' });
+  });
+});
