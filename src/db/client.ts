@@ -3,6 +3,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
+import { maskUrlPassword } from '../log.js';
 import { PrismaClient } from './generated/client.js';
 
 export type { PrismaClient } from './generated/client.js';
@@ -48,13 +49,10 @@ export function parseDatabaseUrl(
   }
   if (/^postgres(ql)?:\/\//.test(url)) return { kind: 'postgres', url };
   throw new Error(
-    `DATABASE_URL must be unset, pglite:<dir>, pglite:memory or postgres://...; got "${maskUrl(url)}"`,
+    `DATABASE_URL must be unset, pglite:<dir>, pglite:memory or postgres://...; got "${maskUrlPassword(url)}"`,
   );
 }
 
-export function maskUrl(url: string): string {
-  return url.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@');
-}
 
 /** Opens the database named by `url` (see {@link parseDatabaseUrl}). Does not migrate. */
 export async function openDatabase(url: string | undefined, options: DbOptions = {}): Promise<Db> {
@@ -94,7 +92,7 @@ async function openPostgres(url: string, poolSize: number): Promise<Db> {
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   return {
     kind: 'postgres',
-    displayUrl: maskUrl(url),
+    displayUrl: maskUrlPassword(url),
     prisma,
     withSession: async (fn) => {
       const client = await pool.connect();
