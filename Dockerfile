@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 #
 # stockd: build with `docker build -t stockd .`, run with
-#   docker run -p 3000:3000 -e DATABASE_URL=postgres://user:pass@db:5432/stockd stockd
+#   docker run -p 3000:3000 -e DATABASE_URL=postgres://user:pass@db:5432/stockd -e ADMIN_TOKEN=<16+ chars> stockd
+# The container listens on 0.0.0.0, so the admin API needs ADMIN_TOKEN: without it the boot fails.
 # Without DATABASE_URL it runs on embedded PGlite in /app/data/pglite (mount a volume there).
 # Another config file: mount it and set CONFIG=/path/to/file.json.
 

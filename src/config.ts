@@ -6,7 +6,8 @@
  * 2. the JSON file named by env `CONFIG` (default `config/default.json`, relative to the
  *    working directory);
  * 3. a few environment overrides: `DATABASE_URL` (database.url), `PORT` (server.port),
- *    `HOST` (server.host), `LOG_LEVEL` (log.level), `LOG_PRETTY` (log.pretty).
+ *    `HOST` (server.host), `LOG_LEVEL` (log.level), `LOG_PRETTY` (log.pretty),
+ *    `ADMIN_TOKEN` (admin.token).
  *
  * This is the only module that reads `process.env`. Every object is strict, so a misspelt key
  * fails the boot instead of being ignored. A bad value throws {@link ConfigError}, whose message
@@ -79,6 +80,46 @@ const inventorySchema = z.strictObject({
   lockTimeoutMs: intIn(1, 10 * 60_000).default(5000),
 });
 
+/** What Hono's bearer auth accepts as a token (RFC 6750 `b64token`); anything else could never match. */
+const BEARER_TOKEN_RE = /^[A-Za-z0-9._~+/-]+=*$/;
+const ADMIN_TOKEN_EXPECTED = 'expected at least 16 characters of A-Z a-z 0-9 . _ ~ + / - (then optional =)';
+
+const adminSchema = z.strictObject({
+  /**
+   * Bearer token of the admin JSON API under `/api`: when set, every `/api` request needs
+   * `Authorization: Bearer <token>` (compared in constant time), else 401. Default unset: `/api`
+   * is open, which is allowed only while `server.host` is a loopback address (127.0.0.0/8, ::1,
+   * localhost); any other host without a token fails the boot. At least 16 characters, e.g.
+   * `openssl rand -hex 32`. Env `ADMIN_TOKEN`; keep it out of config files. Never logged.
+   */
+  token: z
+    .string({ error: ADMIN_TOKEN_EXPECTED })
+    .min(16, { error: ADMIN_TOKEN_EXPECTED })
+    .max(1000, { error: ADMIN_TOKEN_EXPECTED })
+    .regex(BEARER_TOKEN_RE, { error: ADMIN_TOKEN_EXPECTED })
+    .optional(),
+});
+
+/**
+ * True for hosts only this machine can reach: 127.0.0.0/8, ::1 (also IPv4-mapped) and
+ * `localhost`. `0.0.0.0`, `::` and every other name or address count as reachable from outside.
+ */
+export function isLoopbackHost(host: string): boolean {
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1');
+  return (
+    h === 'localhost' ||
+    h === '::1' ||
+    h === '0:0:0:0:0:0:0:1' ||
+    /^(::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h)
+  );
+}
+
+/** The message of the issue raised when the admin API would be open to the network. */
+export const ADMIN_TOKEN_REQUIRED = 'required when server.host is not loopback';
+
 /** The whole configuration. New sections (shops, sync, ...) are added here, each strict. */
 export const configSchema = z
   .strictObject({
@@ -89,6 +130,18 @@ export const configSchema = z
     log: logSchema.prefault({}),
     shutdown: shutdownSchema.prefault({}),
     inventory: inventorySchema.prefault({}),
+    admin: adminSchema.prefault({}),
+  })
+  .superRefine((c, ctx) => {
+    // Why refuse to boot rather than serve /api unauthenticated: the admin API moves stock; an
+    // open port on 0.0.0.0 would let anyone on the network do so. Loopback keeps the demo simple.
+    if (c.admin.token === undefined && !isLoopbackHost(c.server.host)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['admin', 'token'],
+        message: `${ADMIN_TOKEN_REQUIRED} (server.host is ${JSON.stringify(c.server.host)}); set env ADMIN_TOKEN`,
+      });
+    }
   })
   .transform(({ $comment: _, ...rest }) => rest);
 
@@ -122,12 +175,15 @@ export const DEFAULT_CONFIG_FILE = 'config/default.json';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
+/** How a secret value is shown in messages: `url` masks a URL's password, `all` the whole value. */
+type SecretKind = 'url' | 'all';
+
 interface EnvOverride {
   name: string;
   path: readonly [string, string];
   parse: (raw: string) => ParseResult;
-  /** Mask the value in messages (URLs with passwords). */
-  secret?: boolean;
+  /** Mask the value in messages. */
+  secret?: SecretKind;
 }
 
 type ParseResult = { ok: true; value: unknown } | { ok: false; expected: string };
@@ -154,15 +210,19 @@ export const envParsers = {
   },
 };
 
-/** Values masked in messages (a database URL may carry a password). */
-const SECRET_PATHS = new Set(['database.url']);
+/** Values masked in messages: a database URL may carry a password; a token is a secret. */
+const SECRET_PATHS = new Map<string, SecretKind>([
+  ['database.url', 'url'],
+  ['admin.token', 'all'],
+]);
 
 const ENV_OVERRIDES: readonly EnvOverride[] = [
-  { name: 'DATABASE_URL', path: ['database', 'url'], parse: envParsers.string, secret: true },
+  { name: 'DATABASE_URL', path: ['database', 'url'], parse: envParsers.string, secret: 'url' },
   { name: 'PORT', path: ['server', 'port'], parse: envParsers.integer },
   { name: 'HOST', path: ['server', 'host'], parse: envParsers.string },
   { name: 'LOG_LEVEL', path: ['log', 'level'], parse: envParsers.string },
   { name: 'LOG_PRETTY', path: ['log', 'pretty'], parse: envParsers.boolean },
+  { name: 'ADMIN_TOKEN', path: ['admin', 'token'], parse: envParsers.string, secret: 'all' },
 ];
 
 /**
@@ -215,7 +275,7 @@ export function loadConfig(env: Env = process.env): Config {
       }
       const path = issue.path.map(String).join('.') || '(root)';
       const value = valueAt(raw, issue.path);
-      const got = value === undefined ? '' : `, got ${show(value, SECRET_PATHS.has(path))}`;
+      const got = value === undefined ? '' : `, got ${show(value, SECRET_PATHS.get(path))}`;
       issues.push({ path, source: sources.get(path) ?? fileSource, message: `${issue.message}${got}` });
     }
   }
@@ -262,8 +322,9 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   return v;
 }
 
-function show(value: unknown, secret = false): string {
-  if (secret && typeof value === 'string')
+function show(value: unknown, secret?: SecretKind): string {
+  if (secret === 'all') return '"***"';
+  if (secret === 'url' && typeof value === 'string')
     return JSON.stringify(value.replace(/(\/\/[^:/@]*:)[^@]*@/, '$1***@'));
   const s = JSON.stringify(value);
   return s.length > 80 ? `${s.slice(0, 77)}...` : s;

@@ -6,16 +6,17 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { Hono } from 'hono';
-import type { Config } from './config.js';
+import { ADMIN_TOKEN_REQUIRED, type Config, ConfigError, isLoopbackHost } from './config.js';
 import { type Db, openDatabase } from './db/client.js';
 import { migrate } from './db/migrate.js';
 import { createInventory, type Inventory } from './inventory/index.js';
 import type { Logger } from './log.js';
+import { adminApi } from './server/admin-inventory.js';
 import { type AppEnv, type Clock, createApp, type MountedRouter } from './server/app.js';
 
 export interface DaemonOptions {
   clock?: Clock;
-  /** Extra routers mounted into the app (see createApp). */
+  /** Extra routers mounted into the app after the admin API at `/api` (see createApp). */
   routes?: readonly MountedRouter[];
 }
 
@@ -33,11 +34,23 @@ export interface Daemon {
 }
 
 /**
- * Opens the database, applies pending migrations, and listens on `server.host:server.port`.
+ * Opens the database, applies pending migrations, and listens on `server.host:server.port`,
+ * serving the admin API at `/api` (bearer auth when `admin.token` is set; without a token only
+ * on a loopback host: loadConfig refuses anything else, and so does this function for a config
+ * built by hand).
  * Logs one line `stockd listening on <url> (database: <kind>)` with `url` and `database` fields.
  * On failure everything opened so far is closed again before the error is rethrown.
  */
 export async function startDaemon(config: Config, log: Logger, options: DaemonOptions = {}): Promise<Daemon> {
+  if (config.admin.token === undefined && !isLoopbackHost(config.server.host)) {
+    throw new ConfigError([
+      {
+        path: 'admin.token',
+        source: 'startDaemon',
+        message: `${ADMIN_TOKEN_REQUIRED} (server.host is ${JSON.stringify(config.server.host)})`,
+      },
+    ]);
+  }
   const db = await openDatabase(config.database.url, { poolSize: config.database.poolSize });
   let server: Server | undefined;
   try {
@@ -55,7 +68,10 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
       clock: options.clock,
       bodyLimitBytes: config.server.bodyLimitBytes,
       isDraining: () => draining,
-      routes: options.routes,
+      routes: [
+        { path: '/api', router: adminApi({ inventory, token: config.admin.token }) },
+        ...(options.routes ?? []),
+      ],
     });
     server = await listen(app, config.server.host, config.server.port);
     const url = baseUrl(server.address() as AddressInfo);

@@ -53,7 +53,6 @@ export function parseDatabaseUrl(
   );
 }
 
-
 /** Opens the database named by `url` (see {@link parseDatabaseUrl}). Does not migrate. */
 export async function openDatabase(url: string | undefined, options: DbOptions = {}): Promise<Db> {
   const target = parseDatabaseUrl(url, options.defaultPgliteDir);

@@ -25,6 +25,16 @@ export interface AtsView {
   ats: number;
 }
 
+/** One SKU's balance in one warehouse. */
+export interface LevelView {
+  warehouseId: number;
+  warehouseCode: string;
+  /** Inactive warehouses keep their stock but feed no channel's ATS. */
+  active: boolean;
+  onHand: number;
+  reserved: number;
+}
+
 /** Available-to-sell per SKU over a set of warehouses. Reads only. */
 export class Availability {
   constructor(private readonly tx: TxRunner) {}
@@ -76,5 +86,22 @@ export class Availability {
         };
       });
     });
+  }
+
+  /**
+   * Per-warehouse balances of one SKU: every warehouse that has a balance row for it, inactive
+   * ones included, by warehouse code. Bundles hold no stock: their list is empty.
+   */
+  async levels(skuId: number): Promise<LevelView[]> {
+    const id = parseInput(entityId, skuId, 'SKU id');
+    return this.tx.run(
+      (tx) =>
+        tx.$queryRaw<LevelView[]>`
+        SELECT w.id AS "warehouseId", w.code AS "warehouseCode", w.active,
+               l.on_hand AS "onHand", l.reserved
+        FROM stock_level l JOIN warehouse w ON w.id = l.warehouse_id
+        WHERE l.sku_id = ${id}
+        ORDER BY w.code`,
+    );
   }
 }

@@ -3,7 +3,7 @@ import { findCycle } from '../domain/bundles.js';
 import { BundleCycleError, NotFoundError, StockConflictError, ValidationError } from '../domain/errors.js';
 import { loadBundleGraph } from './store.js';
 import { sqlState, type Tx, type TxRunner } from './tx.js';
-import { code, parseInput, positiveQty } from './validation.js';
+import { code, entityId, parseInput, positiveQty } from './validation.js';
 
 export interface SkuView {
   id: number;
@@ -43,6 +43,25 @@ const warehouseInput = z.strictObject({
   name: z.string().trim().min(1).max(500),
   active: z.boolean().optional(),
 });
+
+const resolveInput = z.strictObject({
+  skus: z.array(code).max(10_000).default([]),
+  warehouses: z.array(code).max(1000).default([]),
+});
+
+const codesOfInput = z.strictObject({
+  skuIds: z.array(entityId).max(10_000).default([]),
+  warehouseIds: z.array(entityId).max(1000).default([]),
+});
+
+export type ResolveInput = z.input<typeof resolveInput>;
+export type CodesOfInput = z.input<typeof codesOfInput>;
+
+/** What {@link Catalog.resolve} knows about each code. */
+export interface ResolvedRefs {
+  skus: Map<string, { id: number; kind: 'simple' | 'bundle' }>;
+  warehouses: Map<string, { id: number; active: boolean }>;
+}
 
 export type SkuInput = z.input<typeof skuInput>;
 export type BundleInput = z.input<typeof bundleInput>;
@@ -171,6 +190,65 @@ export class Catalog {
     );
     if (!row) throw new NotFoundError('warehouse', [codeOrId]);
     return { id: row.id, code: row.code, name: row.name, active: row.active };
+  }
+
+  /**
+   * Resolves SKU and warehouse codes (human identifiers) to ids, in one transaction. Throws a
+   * NotFoundError naming every unknown SKU code (or, when all SKUs exist, every unknown warehouse
+   * code). Inactive warehouses resolve too: the stock services refuse them themselves.
+   */
+  async resolve(input: ResolveInput): Promise<ResolvedRefs> {
+    const d = parseInput(resolveInput, input, 'code lookup');
+    const skuCodes = [...new Set(d.skus)];
+    const whCodes = [...new Set(d.warehouses)];
+    return this.tx.run(async (tx) => {
+      const skus =
+        skuCodes.length === 0
+          ? []
+          : await tx.sku.findMany({
+              where: { code: { in: skuCodes } },
+              select: { id: true, code: true, kind: true },
+            });
+      const warehouses =
+        whCodes.length === 0
+          ? []
+          : await tx.warehouse.findMany({
+              where: { code: { in: whCodes } },
+              select: { id: true, code: true, active: true },
+            });
+      const result: ResolvedRefs = {
+        skus: new Map(skus.map((s) => [s.code, { id: s.id, kind: s.kind }])),
+        warehouses: new Map(warehouses.map((w) => [w.code, { id: w.id, active: w.active }])),
+      };
+      const missingSkus = skuCodes.filter((c) => !result.skus.has(c));
+      if (missingSkus.length > 0) throw new NotFoundError('sku', missingSkus);
+      const missingWarehouses = whCodes.filter((c) => !result.warehouses.has(c));
+      if (missingWarehouses.length > 0) throw new NotFoundError('warehouse', missingWarehouses);
+      return result;
+    });
+  }
+
+  /** The codes of SKU and warehouse ids, for showing results to humans. Unknown ids are absent. */
+  async codesOf(
+    input: CodesOfInput,
+  ): Promise<{ skus: Map<number, string>; warehouses: Map<number, string> }> {
+    const d = parseInput(codesOfInput, input, 'id lookup');
+    const skuIds = [...new Set(d.skuIds)];
+    const whIds = [...new Set(d.warehouseIds)];
+    return this.tx.run(async (tx) => {
+      const skus =
+        skuIds.length === 0
+          ? []
+          : await tx.sku.findMany({ where: { id: { in: skuIds } }, select: { id: true, code: true } });
+      const warehouses =
+        whIds.length === 0
+          ? []
+          : await tx.warehouse.findMany({ where: { id: { in: whIds } }, select: { id: true, code: true } });
+      return {
+        skus: new Map(skus.map((s) => [s.id, s.code])),
+        warehouses: new Map(warehouses.map((w) => [w.id, w.code])),
+      };
+    });
   }
 
   private async viewOf(tx: Tx, id: number): Promise<SkuView> {

@@ -5,7 +5,8 @@
  * (readiness: 200 when the database answers and every migration is applied, else 503 with the
  * reason). Every response carries `x-request-id` (an incoming one is kept when it is 1-255
  * characters of `[A-Za-z0-9_=-]`). Errors are JSON `{ error, message, requestId }`; a 5xx is
- * logged with its stack and answered without it.
+ * logged with its stack and answered without it. A {@link DomainError} thrown by a handler is
+ * answered by {@link domainErrorResponse}, the one place that maps error classes to statuses.
  *
  * Feature routers (admin API, webhooks, status page) are `Hono<AppEnv>` instances mounted with
  * `routes: [{ path: '/admin', router }]` or `app.route()` on the returned app; they get the
@@ -19,6 +20,15 @@ import { requestId } from 'hono/request-id';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Db } from '../db/client.js';
 import { type MigrationFile, pendingMigrations, readMigrations } from '../db/migrate.js';
+import {
+  BundleCycleError,
+  DomainError,
+  IdempotencyConflictError,
+  InsufficientStockError,
+  NotFoundError,
+  StockConflictError,
+  ValidationError,
+} from '../domain/errors.js';
 import type { Logger } from '../log.js';
 
 /** Wall-clock time, injected so tests can fix it. */
@@ -128,10 +138,23 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     c.json(errorBody(c.get('requestId'), 'not_found', `no route for ${c.req.method} ${c.req.path}`), 404),
   );
 
-  app.onError((err, c) => {
+  app.onError(async (err, c) => {
     const id = c.get('requestId');
+    if (err instanceof DomainError) {
+      const { status, body } = domainErrorResponse(err, id);
+      return c.json(body, status);
+    }
     if (err instanceof HTTPException && err.status < 500) {
-      return c.json(errorBody(id, codeFor(err.status), err.message || 'bad request'), err.status);
+      // An exception carrying its own response (hono's bearer auth) keeps its plain-text
+      // message and its WWW-Authenticate challenge, in our JSON shape.
+      const own = err.res;
+      const text = own?.headers.get('content-type')?.startsWith('text/plain') ? await own.text() : '';
+      const challenge = own?.headers.get('www-authenticate');
+      return c.json(
+        errorBody(id, codeFor(err.status), err.message || text || 'bad request'),
+        err.status,
+        challenge ? { 'www-authenticate': challenge } : undefined,
+      );
     }
     (c.get('log') ?? log).error(
       { err, requestId: id, method: c.req.method, path: c.req.path },
@@ -147,6 +170,37 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 /** The JSON body of every error response. */
 export function errorBody(requestId: string | undefined, error: string, message: string) {
   return { error, message, requestId };
+}
+
+/**
+ * Status and JSON body for a domain error. The body is `{ error: <code>, message, requestId }`
+ * plus the details an operator acts on: `issues` (400 invalid_input), `entity` and `refs`
+ * (404 not_found), `shortfalls` with SKU codes (409 insufficient_stock), `key`
+ * (409 idempotency_conflict), `path` of SKU codes (422 bundle_cycle). 409 stock_conflict
+ * carries its message only. Any other domain error is a 422 with its code.
+ */
+export function domainErrorResponse(
+  err: DomainError,
+  requestId: string | undefined,
+): { status: ContentfulStatusCode; body: Record<string, unknown> } {
+  const body = errorBody(requestId, err.code, err.message);
+  if (err instanceof ValidationError) return { status: 400, body: { ...body, issues: err.issues } };
+  if (err instanceof NotFoundError) {
+    return { status: 404, body: { ...body, entity: err.entity, refs: err.refs } };
+  }
+  if (err instanceof InsufficientStockError) {
+    const shortfalls = err.shortfalls.map((s) => ({
+      sku: s.skuCode,
+      skuId: s.skuId,
+      requested: s.requested,
+      available: s.available,
+    }));
+    return { status: 409, body: { ...body, shortfalls } };
+  }
+  if (err instanceof IdempotencyConflictError) return { status: 409, body: { ...body, key: err.key } };
+  if (err instanceof StockConflictError) return { status: 409, body };
+  if (err instanceof BundleCycleError) return { status: 422, body: { ...body, path: err.path } };
+  return { status: 422, body };
 }
 
 function codeFor(status: number): string {

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { ConfigError, type ConfigIssue, envParsers, loadConfig } from '../../src/config.js';
+import { ConfigError, type ConfigIssue, envParsers, isLoopbackHost, loadConfig } from '../../src/config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'stockd-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -37,7 +37,11 @@ const DEFAULTS = {
   log: { level: 'info', pretty: false },
   shutdown: { graceMs: 10_000 },
   inventory: { lockTimeoutMs: 5000 },
+  admin: {},
 };
+
+/** A syntactically valid admin token (not a real secret). */
+const TOKEN = 'test-admin-token-0123456789abcdef';
 
 describe('loadConfig: sources', () => {
   it('reads config/default.json when CONFIG is unset: the PGlite demo on port 3000', () => {
@@ -60,7 +64,7 @@ describe('loadConfig: sources', () => {
   });
 
   it('reads the file named by CONFIG and drops $comment', () => {
-    const config = loadConfig({ CONFIG: 'config/production.example.json' });
+    const config = loadConfig({ CONFIG: 'config/production.example.json', ADMIN_TOKEN: TOKEN });
     expect(config.server.host).toBe('0.0.0.0');
     expect(config.log.level).toBe('info');
     expect(config.database.url).toBeUndefined();
@@ -89,6 +93,7 @@ describe('loadConfig: sources', () => {
       server: { port: 3001, host: '127.0.0.2' },
       database: { url: 'pglite:./elsewhere' },
       log: { level: 'warn', pretty: false },
+      admin: { token: TOKEN },
     });
     const before = pick(loadConfig(base));
     const after = pick(loadConfig({ ...base, [name]: value }));
@@ -239,5 +244,108 @@ describe('loadConfig: bad values name the key path, the source and what was expe
     expect(configError(broken).message).toMatch(/expected JSON/);
     expect(configError(file([1, 2])).message).toMatch(/expected a JSON object/);
     expect(configError({ CONFIG: '' }).issues[0]).toMatchObject({ source: 'env CONFIG' });
+  });
+});
+
+describe('loadConfig: admin.token', () => {
+  it('is unset by default, and env ADMIN_TOKEN sets it (trimmed)', () => {
+    expect(loadConfig({}).admin.token).toBeUndefined();
+    expect(loadConfig({ ADMIN_TOKEN: ` ${TOKEN} ` }).admin.token).toBe(TOKEN);
+  });
+
+  it('env ADMIN_TOKEN overrides the file', () => {
+    const env = file({ admin: { token: 'file-token-0123456789abcdef' } });
+    expect(loadConfig(env).admin.token).toBe('file-token-0123456789abcdef');
+    expect(loadConfig({ ...env, ADMIN_TOKEN: TOKEN }).admin.token).toBe(TOKEN);
+  });
+
+  it.each(['127.0.0.1', '127.0.0.2', 'localhost', 'LOCALHOST', '::1', '[::1]'])(
+    'may stay unset while server.host is loopback (%s)',
+    (host) => {
+      expect(loadConfig(file({ server: { host } })).admin.token).toBeUndefined();
+    },
+  );
+
+  it.each([
+    ['0.0.0.0', { HOST: '0.0.0.0' }],
+    ['::', { HOST: '::' }],
+    ['192.168.1.10', { HOST: '192.168.1.10' }],
+    ['stockd.internal', { HOST: 'stockd.internal' }],
+  ])('is required when server.host is %s', (host, env) => {
+    const err = configError({ ...file({}), ...env });
+    expect(err.issues).toHaveLength(1);
+    expect(err.issues[0]).toMatchObject({ path: 'admin.token' });
+    expect(err.issues[0]?.message).toContain('required when server.host is not loopback');
+    expect(err.issues[0]?.message).toContain(JSON.stringify(host));
+    expect(err.message).toContain('ADMIN_TOKEN');
+    expect(loadConfig({ ...file({}), ...env, ADMIN_TOKEN: TOKEN }).admin.token).toBe(TOKEN);
+  });
+
+  it('production.example.json needs ADMIN_TOKEN (host 0.0.0.0) and holds no token itself', () => {
+    const err = configError({ CONFIG: 'config/production.example.json' });
+    expectIssue(err, {
+      path: 'admin.token',
+      source: 'file config/production.example.json',
+      message: 'required when server.host is not loopback (server.host is "0.0.0.0"); set env ADMIN_TOKEN',
+    });
+  });
+
+  it.each([
+    ['short', { ADMIN_TOKEN: 'short-secret' }, 'env ADMIN_TOKEN'],
+    ['with a space', { ADMIN_TOKEN: 'hunter2 hunter2 hunter2' }, 'env ADMIN_TOKEN'],
+    ['with a quote', { ADMIN_TOKEN: 'hunter2"hunter2hunter2' }, 'env ADMIN_TOKEN'],
+  ])('a token that bearer auth could never match (%s) is refused without printing it', (_, env, source) => {
+    const err = configError(env);
+    expect(err.issues).toHaveLength(1);
+    expect(err.issues[0]).toMatchObject({ path: 'admin.token', source });
+    expect(err.issues[0]?.message).toMatch(/expected at least 16 characters/);
+    expect(err.message).toContain('got "***"');
+    expect(err.message).not.toMatch(/short-secret|hunter2/);
+  });
+
+  it('a bad token in the file is refused without printing it; a blank env one too', () => {
+    const env = file({ admin: { token: 'hunter2' } });
+    const err = configError(env);
+    expectIssue(err, {
+      path: 'admin.token',
+      source: `file ${env.CONFIG}`,
+      message: 'expected at least 16 characters of A-Z a-z 0-9 . _ ~ + / - (then optional =), got "***"',
+    });
+    expect(err.message).not.toContain('hunter2');
+    expectIssue(configError({ ADMIN_TOKEN: '  ' }), {
+      path: 'admin.token',
+      source: 'env ADMIN_TOKEN',
+      message: 'expected a non-empty value, got "***"',
+    });
+  });
+
+  it('rejects unknown keys in the admin section', () => {
+    const err = configError(file({ admin: { tokn: TOKEN } }));
+    expect(err.issues.map((i) => i.path)).toEqual(['admin.tokn']);
+  });
+
+  it('isLoopbackHost: 127.0.0.0/8, ::1 and localhost only', () => {
+    for (const h of [
+      '127.0.0.1',
+      '127.1.2.3',
+      '::1',
+      '[::1]',
+      '::ffff:127.0.0.1',
+      'localhost',
+      ' Localhost ',
+    ]) {
+      expect(isLoopbackHost(h), h).toBe(true);
+    }
+    for (const h of [
+      '0.0.0.0',
+      '::',
+      '10.0.0.1',
+      '128.0.0.1',
+      'localhost.example.com',
+      '127.0.0.1.nip.io',
+      '',
+    ]) {
+      expect(isLoopbackHost(h), h).toBe(false);
+    }
   });
 });
