@@ -5,6 +5,7 @@ import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { maskUrlPassword } from '../log.js';
 import { PrismaClient } from './generated/client.js';
+import type { SqlTx } from './sql.js';
 
 export type { PrismaClient } from './generated/client.js';
 
@@ -25,7 +26,18 @@ export interface Db {
   readonly prisma: PrismaClient;
   /** Runs `fn` on one dedicated connection (PostgreSQL) or on the single PGlite session. */
   withSession<T>(fn: (s: SqlSession) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` in one transaction (READ COMMITTED) on one connection, on the same pool Prisma
+   * uses, without Prisma's per-statement overhead: the port for hot paths (the stock ledger).
+   * Commits when `fn` resolves, rolls back when it throws.
+   */
+  transaction<T>(fn: (tx: SqlTx) => Promise<T>, options?: TransactionOptions): Promise<T>;
   close(): Promise<void>;
+}
+
+export interface TransactionOptions {
+  /** `lock_timeout` for this transaction, ms (PostgreSQL; PGlite has one session and never waits). */
+  lockTimeoutMs?: number;
 }
 
 export interface DbOptions {
@@ -77,6 +89,13 @@ async function openPglite(dataDir: string | null): Promise<Db> {
     displayUrl: dataDir ? `pglite:${dataDir}` : 'pglite:memory',
     prisma,
     withSession: (fn) => fn(session),
+    transaction: (fn) =>
+      lite.transaction((t) =>
+        fn({
+          query: async (q) => (await t.query(q.text, q.values as unknown[])).rows as never,
+          execute: async (q) => (await t.query(q.text, q.values as unknown[])).affectedRows ?? 0,
+        }),
+      ),
     close: async () => {
       await prisma.$disconnect();
       await lite.close();
@@ -105,6 +124,32 @@ async function openPostgres(url: string, poolSize: number): Promise<Db> {
         });
       } finally {
         client.release();
+      }
+    },
+    transaction: async (fn, options = {}) => {
+      const client = await pool.connect();
+      let broken: unknown;
+      try {
+        // One round trip: the simple query protocol takes both statements at once.
+        const timeout = options.lockTimeoutMs;
+        await client.query(
+          timeout === undefined ? 'BEGIN' : `BEGIN; SET LOCAL lock_timeout = '${Math.trunc(timeout)}ms'`,
+        );
+        const tx: SqlTx = {
+          query: async (q) => (await client.query(q.text, q.values as unknown[])).rows,
+          execute: async (q) => (await client.query(q.text, q.values as unknown[])).rowCount ?? 0,
+        };
+        const result = await fn(tx);
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch((e: unknown) => {
+          broken = e;
+        });
+        throw err;
+      } finally {
+        // A connection that could not even roll back is not returned to the pool.
+        client.release(broken instanceof Error ? broken : undefined);
       }
     },
     close: async () => {

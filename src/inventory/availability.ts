@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { sql } from '../db/sql.js';
 import { bundleAts, simpleAts } from '../domain/ats.js';
 import { expandToPhysical } from '../domain/bundles.js';
 import { loadContext } from './store.js';
@@ -44,16 +45,16 @@ export class Availability {
     return this.tx.run(async (tx) => {
       const warehouseIds =
         d.warehouseIds ??
-        (await tx.$queryRaw<{ id: number }[]>`SELECT id FROM warehouse WHERE active`).map((w) => w.id);
+        (await tx.query<{ id: number }>(sql`SELECT id FROM warehouse WHERE active`)).map((w) => w.id);
       const { skus, graph } = await loadContext(tx, d.skuIds, d.warehouseIds ?? []);
       const recipes = new Map(d.skuIds.map((id) => [id, expandToPhysical(graph, id, 1)]));
       const physical = new Set<number>();
       for (const r of recipes.values()) for (const id of r.keys()) physical.add(id);
 
-      const levels = await tx.$queryRaw<{ sku_id: number; on_hand: number; reserved: number }[]>`
+      const levels = await tx.query<{ sku_id: number; on_hand: number; reserved: number }>(sql`
         SELECT sku_id, SUM(on_hand)::int AS on_hand, SUM(reserved)::int AS reserved FROM stock_level
         WHERE sku_id = ANY(${[...physical]}::int[]) AND warehouse_id = ANY(${warehouseIds}::int[])
-        GROUP BY sku_id`;
+        GROUP BY sku_id`);
       const bySku = new Map(levels.map((l) => [l.sku_id, { onHand: l.on_hand, reserved: l.reserved }]));
       const physicalAts = new Map(
         [...physical].map((id) => [
@@ -94,14 +95,13 @@ export class Availability {
    */
   async levels(skuId: number): Promise<LevelView[]> {
     const id = parseInput(entityId, skuId, 'SKU id');
-    return this.tx.run(
-      (tx) =>
-        tx.$queryRaw<LevelView[]>`
+    return this.tx.run((tx) =>
+      tx.query<LevelView>(sql`
         SELECT w.id AS "warehouseId", w.code AS "warehouseCode", w.active,
                l.on_hand AS "onHand", l.reserved
         FROM stock_level l JOIN warehouse w ON w.id = l.warehouse_id
         WHERE l.sku_id = ${id}
-        ORDER BY w.code`,
+        ORDER BY w.code`),
     );
   }
 }

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { findCycle } from '../domain/bundles.js';
 import { BundleCycleError, NotFoundError, StockConflictError, ValidationError } from '../domain/errors.js';
 import { loadBundleGraph } from './store.js';
-import { sqlState, type Tx, type TxRunner } from './tx.js';
+import { type PrismaTx, sqlOf, sqlState, type TxRunner } from './tx.js';
 import { code, entityId, parseInput, positiveQty } from './validation.js';
 
 export interface SkuView {
@@ -74,7 +74,7 @@ export class Catalog {
   /** Creates or updates a simple SKU by code. */
   async putSku(input: SkuInput): Promise<SkuView> {
     const data = parseInput(skuInput, input, 'SKU');
-    return this.tx.run(async (tx) => {
+    return this.tx.runPrisma(async (tx) => {
       const existing = await tx.sku.findUnique({ where: { code: data.code } });
       if (existing?.kind === 'bundle') {
         throw new ValidationError(`SKU ${data.code} is a bundle; update it as a bundle`);
@@ -101,7 +101,7 @@ export class Catalog {
   /** Creates or updates a bundle and replaces its recipe. Refuses cycles and bundles that hold stock. */
   async putBundle(input: BundleInput): Promise<SkuView> {
     const data = parseInput(bundleInput, input, 'bundle');
-    return this.tx.run(async (tx) => {
+    return this.tx.runPrisma(async (tx) => {
       const components = await tx.sku.findMany({
         where: { code: { in: data.components.map((c) => c.code) } },
       });
@@ -138,7 +138,7 @@ export class Catalog {
         },
       });
       const ids = components.map((c) => c.id);
-      const graph = await loadBundleGraph(tx, ids);
+      const graph = await loadBundleGraph(sqlOf(tx), ids);
       const cycle = findCycle(graph, row.id, ids);
       if (cycle) {
         const names = await tx.sku.findMany({
@@ -162,7 +162,7 @@ export class Catalog {
 
   async putWarehouse(input: WarehouseInput): Promise<WarehouseView> {
     const data = parseInput(warehouseInput, input, 'warehouse');
-    return this.tx.run(async (tx) => {
+    return this.tx.runPrisma(async (tx) => {
       const row = await tx.warehouse.upsert({
         where: { code: data.code },
         create: { code: data.code, name: data.name, active: data.active ?? true },
@@ -173,7 +173,7 @@ export class Catalog {
   }
 
   async getSku(codeOrId: string | number): Promise<SkuView> {
-    return this.tx.run(async (tx) => {
+    return this.tx.runPrisma(async (tx) => {
       const row = await tx.sku.findUnique({
         where: typeof codeOrId === 'number' ? { id: codeOrId } : { code: codeOrId },
       });
@@ -183,7 +183,7 @@ export class Catalog {
   }
 
   async getWarehouse(codeOrId: string | number): Promise<WarehouseView> {
-    const row = await this.tx.run((tx) =>
+    const row = await this.tx.runPrisma((tx) =>
       tx.warehouse.findUnique({
         where: typeof codeOrId === 'number' ? { id: codeOrId } : { code: codeOrId },
       }),
@@ -201,7 +201,7 @@ export class Catalog {
     const d = parseInput(resolveInput, input, 'code lookup');
     const skuCodes = [...new Set(d.skus)];
     const whCodes = [...new Set(d.warehouses)];
-    return this.tx.run(async (tx) => {
+    return this.tx.runPrisma(async (tx) => {
       const skus =
         skuCodes.length === 0
           ? []
@@ -235,7 +235,7 @@ export class Catalog {
     const d = parseInput(codesOfInput, input, 'id lookup');
     const skuIds = [...new Set(d.skuIds)];
     const whIds = [...new Set(d.warehouseIds)];
-    return this.tx.run(async (tx) => {
+    return this.tx.runPrisma(async (tx) => {
       const skus =
         skuIds.length === 0
           ? []
@@ -251,7 +251,7 @@ export class Catalog {
     });
   }
 
-  private async viewOf(tx: Tx, id: number): Promise<SkuView> {
+  private async viewOf(tx: PrismaTx, id: number): Promise<SkuView> {
     const row = await tx.sku.findUniqueOrThrow({
       where: { id },
       include: {
@@ -269,7 +269,11 @@ export class Catalog {
     return view;
   }
 
-  private async checkBarcode(tx: Tx, skuCode: string, barcode: string | null | undefined): Promise<void> {
+  private async checkBarcode(
+    tx: PrismaTx,
+    skuCode: string,
+    barcode: string | null | undefined,
+  ): Promise<void> {
     if (!barcode) return;
     const other = await tx.sku.findUnique({ where: { barcode } });
     if (other && other.code !== skuCode) {

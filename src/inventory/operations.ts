@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { sql } from '../db/sql.js';
 import { IdempotencyConflictError } from '../domain/errors.js';
 import type { Tx } from './tx.js';
 
@@ -33,18 +34,20 @@ export async function once<T>(
   work: () => Promise<T>,
 ): Promise<OperationOutcome<T>> {
   const hash = createHash('sha256').update(kind).update('\0').update(stableJson(request)).digest('hex');
-  const inserted = await tx.$queryRaw<{ key: string }[]>`
+  const inserted = await tx.query<{ key: string }>(sql`
     INSERT INTO inventory_operation (key, kind, request_hash, result)
     VALUES (${key}, ${kind}, ${hash}, 'null'::jsonb)
     ON CONFLICT (key) DO NOTHING
-    RETURNING key`;
+    RETURNING key`);
   if (inserted.length === 0) {
-    const [row] = await tx.$queryRaw<{ request_hash: string; result: T }[]>`
-      SELECT request_hash, result FROM inventory_operation WHERE key = ${key}`;
+    const [row] = await tx.query<{ request_hash: string; result: T }>(sql`
+      SELECT request_hash, result FROM inventory_operation WHERE key = ${key}`);
     if (!row || row.request_hash !== hash) throw new IdempotencyConflictError(key);
     return { result: row.result, replayed: true };
   }
   const result = await work();
-  await tx.$executeRaw`UPDATE inventory_operation SET result = ${JSON.stringify(result)}::jsonb WHERE key = ${key}`;
+  await tx.execute(
+    sql`UPDATE inventory_operation SET result = ${JSON.stringify(result)}::jsonb WHERE key = ${key}`,
+  );
   return { result, replayed: false };
 }

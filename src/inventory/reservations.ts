@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { sql } from '../db/sql.js';
 import { type Allocation, type FreeStock, takeFromPool, totalFree } from '../domain/allocation.js';
 import { expandToPhysical } from '../domain/bundles.js';
 import {
@@ -182,7 +183,7 @@ export class Reservations {
       }
       const d3 = unzipDeltas(deltas);
       // One statement: the balances and the reservation rows that explain them.
-      await tx.$executeRaw`
+      await tx.execute(sql`
         WITH bump AS (
           UPDATE stock_level l SET reserved = l.reserved + d.qty, updated_at = now()
           FROM unnest(${d3.skus}::int[], ${d3.whs}::int[], ${d3.qty}::int[]) AS d(sku_id, warehouse_id, qty)
@@ -195,7 +196,7 @@ export class Reservations {
           ${rows.map((r) => r.a.skuId)}::int[],
           ${rows.map((r) => r.a.warehouseId)}::int[],
           ${rows.map((r) => r.per)}::int[],
-          ${rows.map((r) => r.a.quantity)}::int[])`;
+          ${rows.map((r) => r.a.quantity)}::int[])`);
     }
     return {
       key: d.key,
@@ -210,11 +211,11 @@ export class Reservations {
     const d = parseInput(settleInput, input, action);
     return this.tx.run(async (tx) => {
       const { result } = await once(tx, d.key, action, d, async () => {
-        const active = await tx.$queryRaw<ActiveRow[]>`
+        const active = await tx.query<ActiveRow>(sql`
           SELECT id, line_sku_id, sku_id, warehouse_id, units_per_line, quantity FROM reservation
           WHERE line_key = ${d.lineKey} AND status = 'active'
           ORDER BY id
-          FOR UPDATE`;
+          FOR UPDATE`);
         if (active.length === 0) throw new NotFoundError('reservation', [d.lineKey]);
 
         // Per component: the line units it still covers. A line settles in whole line units.
@@ -241,15 +242,17 @@ export class Reservations {
             left -= take;
             settled.push({ skuId: sku, warehouseId: r.warehouse_id, quantity: take });
             if (take === r.quantity) {
-              await tx.$executeRaw`
+              await tx.execute(sql`
                 UPDATE reservation SET status = ${action === 'consume' ? 'consumed' : 'released'}::"ReservationStatus",
-                  updated_at = now() WHERE id = ${r.id}`;
+                  updated_at = now() WHERE id = ${r.id}`);
             } else {
-              await tx.$executeRaw`UPDATE reservation SET quantity = quantity - ${take}, updated_at = now() WHERE id = ${r.id}`;
-              await tx.$executeRaw`
+              await tx.execute(
+                sql`UPDATE reservation SET quantity = quantity - ${take}, updated_at = now() WHERE id = ${r.id}`,
+              );
+              await tx.execute(sql`
                 INSERT INTO reservation (line_key, line_sku_id, sku_id, warehouse_id, units_per_line, quantity, status)
                 VALUES (${d.lineKey}, ${r.line_sku_id}, ${sku}, ${r.warehouse_id}, ${r.units_per_line}, ${take},
-                  ${action === 'consume' ? 'consumed' : 'released'}::"ReservationStatus")`;
+                  ${action === 'consume' ? 'consumed' : 'released'}::"ReservationStatus")`);
             }
           }
         }

@@ -1,6 +1,8 @@
 // SQL building blocks shared by the inventory services. Every function runs inside the
 // caller's transaction; stock_level rows are always locked in (sku_id, warehouse_id) order so
 // that concurrent transactions cannot deadlock on each other.
+
+import { sql } from '../db/sql.js';
 import type { BundleGraph } from '../domain/bundles.js';
 import { NotFoundError, StockConflictError, ValidationError } from '../domain/errors.js';
 import type { Tx } from './tx.js';
@@ -24,8 +26,8 @@ export type MovementKind = 'receipt' | 'shipment' | 'adjustment' | 'return' | 't
 /** Loads SKUs by id; throws NotFoundError naming every unknown id. */
 export async function loadSkus(tx: Tx, ids: Iterable<number>): Promise<Map<number, SkuRow>> {
   const wanted = [...new Set(ids)];
-  const rows = await tx.$queryRaw<SkuRow[]>`
-    SELECT id, code, kind::text AS kind, safety_stock FROM sku WHERE id = ANY(${wanted}::int[])`;
+  const rows = await tx.query<SkuRow>(sql`
+    SELECT id, code, kind::text AS kind, safety_stock FROM sku WHERE id = ANY(${wanted}::int[])`);
   const byId = new Map(rows.map((r) => [r.id, r]));
   const missing = wanted.filter((id) => !byId.has(id));
   if (missing.length > 0) throw new NotFoundError('sku', missing);
@@ -35,7 +37,7 @@ export async function loadSkus(tx: Tx, ids: Iterable<number>): Promise<Map<numbe
 /** The bundle definitions reachable from `skuIds` (nested bundles included). */
 export async function loadBundleGraph(tx: Tx, skuIds: Iterable<number>): Promise<BundleGraph> {
   const roots = [...new Set(skuIds)];
-  const rows = await tx.$queryRaw<{ bundle_id: number; component_id: number; quantity: number }[]>`
+  const rows = await tx.query<{ bundle_id: number; component_id: number; quantity: number }>(sql`
     WITH RECURSIVE reach(id, depth) AS (
       SELECT unnest(${roots}::int[]), 0
       UNION
@@ -43,7 +45,7 @@ export async function loadBundleGraph(tx: Tx, skuIds: Iterable<number>): Promise
       WHERE r.depth < 16
     )
     SELECT DISTINCT bc.bundle_id, bc.component_id, bc.quantity
-    FROM bundle_component bc JOIN reach r ON bc.bundle_id = r.id`;
+    FROM bundle_component bc JOIN reach r ON bc.bundle_id = r.id`);
   const graph = new Map<number, Map<number, number>>();
   for (const r of rows) {
     const components = graph.get(r.bundle_id) ?? new Map<number, number>();
@@ -71,9 +73,11 @@ export async function loadContext(
 ): Promise<StockContext> {
   const roots = [...new Set(skuIds)];
   const whs = [...new Set(warehouseIds)];
-  const [row] = await tx.$queryRaw<
-    { skus: SkuRow[]; edges: [number, number, number][]; warehouses: [number, boolean][] }[]
-  >`
+  const [row] = await tx.query<{
+    skus: SkuRow[];
+    edges: [number, number, number][];
+    warehouses: [number, boolean][];
+  }>(sql`
     WITH RECURSIVE reach(id, depth) AS (
       SELECT unnest(${roots}::int[]), 0
       UNION
@@ -86,7 +90,7 @@ export async function loadContext(
       (SELECT COALESCE(json_agg(json_build_array(bc.bundle_id, bc.component_id, bc.quantity)), '[]')
          FROM bundle_component bc WHERE bc.bundle_id IN (SELECT id FROM reach)) AS edges,
       (SELECT COALESCE(json_agg(json_build_array(w.id, w.active)), '[]')
-         FROM warehouse w WHERE w.id = ANY(${whs}::int[])) AS warehouses`;
+         FROM warehouse w WHERE w.id = ANY(${whs}::int[])) AS warehouses`);
   const skus = new Map(row!.skus.map((r) => [r.id, r]));
   const missing = roots.filter((id) => !skus.has(id));
   if (missing.length > 0) throw new NotFoundError('sku', missing);
@@ -109,21 +113,21 @@ export async function loadContext(
  * Pairs without a row have no stock and are absent from the result.
  */
 export async function lockLevels(tx: Tx, skuIds: number[], warehouseIds: number[]): Promise<LevelRow[]> {
-  return tx.$queryRaw<LevelRow[]>`
+  return tx.query<LevelRow>(sql`
     SELECT sku_id, warehouse_id, on_hand, reserved FROM stock_level
     WHERE sku_id = ANY(${skuIds}::int[]) AND warehouse_id = ANY(${warehouseIds}::int[])
     ORDER BY sku_id, warehouse_id
-    FOR UPDATE`;
+    FOR UPDATE`);
 }
 
 /** Adds `delta` to `reserved` of each (sku, warehouse); the rows must be locked already. */
 export async function addReserved(tx: Tx, deltas: Map<string, number>): Promise<void> {
   const { skus, whs, qty } = unzipDeltas(deltas);
   if (skus.length === 0) return;
-  await tx.$executeRaw`
+  await tx.execute(sql`
     UPDATE stock_level l SET reserved = l.reserved + d.qty, updated_at = now()
     FROM unnest(${skus}::int[], ${whs}::int[], ${qty}::int[]) AS d(sku_id, warehouse_id, qty)
-    WHERE l.sku_id = d.sku_id AND l.warehouse_id = d.warehouse_id`;
+    WHERE l.sku_id = d.sku_id AND l.warehouse_id = d.warehouse_id`);
 }
 
 export interface MovementInput {
@@ -161,21 +165,21 @@ export async function applyMovements(
   for (const l of sorted) {
     const rows =
       l.delta >= 0 && l.consumed === 0
-        ? await tx.$queryRaw<{ on_hand: number }[]>`
+        ? await tx.query<{ on_hand: number }>(sql`
             INSERT INTO stock_level AS l (sku_id, warehouse_id, on_hand, reserved)
             VALUES (${l.skuId}, ${l.warehouseId}, ${l.delta}, 0)
             ON CONFLICT (sku_id, warehouse_id) DO UPDATE SET on_hand = l.on_hand + ${l.delta}, updated_at = now()
-            RETURNING on_hand`
-        : await tx.$queryRaw<{ on_hand: number }[]>`
+            RETURNING on_hand`)
+        : await tx.query<{ on_hand: number }>(sql`
             UPDATE stock_level
             SET on_hand = on_hand + ${l.delta}, reserved = reserved - ${l.consumed}, updated_at = now()
             WHERE sku_id = ${l.skuId} AND warehouse_id = ${l.warehouseId}
               AND reserved - ${l.consumed} >= 0 AND on_hand + ${l.delta} >= reserved - ${l.consumed}
-            RETURNING on_hand`;
+            RETURNING on_hand`);
     if (rows.length === 0) {
-      const [cur] = await tx.$queryRaw<LevelRow[]>`
+      const [cur] = await tx.query<LevelRow>(sql`
         SELECT sku_id, warehouse_id, on_hand, reserved FROM stock_level
-        WHERE sku_id = ${l.skuId} AND warehouse_id = ${l.warehouseId}`;
+        WHERE sku_id = ${l.skuId} AND warehouse_id = ${l.warehouseId}`);
       const code = skus.get(l.skuId)?.code ?? String(l.skuId);
       throw new StockConflictError(
         `${code} in warehouse ${l.warehouseId}: on hand ${cur?.on_hand ?? 0}, reserved ${cur?.reserved ?? 0}; ` +
@@ -184,7 +188,7 @@ export async function applyMovements(
     }
   }
   const keys = movements.map((m) => m.idempotencyKey);
-  await tx.$executeRaw`
+  await tx.execute(sql`
     INSERT INTO stock_movement (sku_id, warehouse_id, kind, quantity, idempotency_key, reference, note)
     SELECT sku_id, warehouse_id, kind::"MovementKind", quantity, key, reference, note FROM unnest(
       ${movements.map((m) => m.skuId)}::int[],
@@ -193,7 +197,7 @@ export async function applyMovements(
       ${movements.map((m) => m.quantity)}::int[],
       ${keys}::text[],
       ${movements.map((m) => m.reference ?? null)}::text[],
-      ${movements.map((m) => m.note ?? null)}::text[]) AS m(sku_id, warehouse_id, kind, quantity, key, reference, note)`;
+      ${movements.map((m) => m.note ?? null)}::text[]) AS m(sku_id, warehouse_id, kind, quantity, key, reference, note)`);
 }
 
 export function levelKey(skuId: number, warehouseId: number): string {

@@ -1,3 +1,4 @@
+import { sql } from '../db/sql.js';
 import type { TxRunner } from './tx.js';
 
 export interface Violation {
@@ -26,8 +27,8 @@ export interface VerifyReport {
  */
 export async function verifyInventory(tx: TxRunner): Promise<VerifyReport> {
   return tx.run(async (t) => {
-    await t.$executeRawUnsafe('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
-    const ledger = await t.$queryRaw<Omit<Violation, 'rule'>[]>`
+    await t.execute(sql`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY`);
+    const ledger = await t.query<Omit<Violation, 'rule'>>(sql`
       SELECT k.sku_id AS "skuId", s.code AS "skuCode", k.warehouse_id AS "warehouseId",
              COALESCE(m.total, 0)::int AS expected, COALESCE(l.on_hand, 0)::int AS actual
       FROM (SELECT sku_id, warehouse_id FROM stock_level UNION SELECT sku_id, warehouse_id FROM stock_movement) k
@@ -36,8 +37,8 @@ export async function verifyInventory(tx: TxRunner): Promise<VerifyReport> {
       LEFT JOIN (SELECT sku_id, warehouse_id, SUM(quantity) AS total FROM stock_movement GROUP BY 1, 2) m
         ON m.sku_id = k.sku_id AND m.warehouse_id = k.warehouse_id
       WHERE COALESCE(m.total, 0) <> COALESCE(l.on_hand, 0)
-      ORDER BY 1, 3`;
-    const reserved = await t.$queryRaw<Omit<Violation, 'rule'>[]>`
+      ORDER BY 1, 3`);
+    const reserved = await t.query<Omit<Violation, 'rule'>>(sql`
       SELECT k.sku_id AS "skuId", s.code AS "skuCode", k.warehouse_id AS "warehouseId",
              COALESCE(r.total, 0)::int AS expected, COALESCE(l.reserved, 0)::int AS actual
       FROM (SELECT sku_id, warehouse_id FROM stock_level
@@ -48,21 +49,21 @@ export async function verifyInventory(tx: TxRunner): Promise<VerifyReport> {
                  WHERE status = 'active' GROUP BY 1, 2) r
         ON r.sku_id = k.sku_id AND r.warehouse_id = k.warehouse_id
       WHERE COALESCE(r.total, 0) <> COALESCE(l.reserved, 0)
-      ORDER BY 1, 3`;
-    const bounds = await t.$queryRaw<Omit<Violation, 'rule'>[]>`
+      ORDER BY 1, 3`);
+    const bounds = await t.query<Omit<Violation, 'rule'>>(sql`
       SELECT l.sku_id AS "skuId", s.code AS "skuCode", l.warehouse_id AS "warehouseId",
              '0 <= reserved <= on_hand' AS expected,
              'on_hand ' || l.on_hand || ', reserved ' || l.reserved AS actual
       FROM stock_level l JOIN sku s ON s.id = l.sku_id
       WHERE l.on_hand < 0 OR l.reserved < 0 OR l.reserved > l.on_hand
-      ORDER BY 1, 3`;
-    const bundles = await t.$queryRaw<Omit<Violation, 'rule'>[]>`
+      ORDER BY 1, 3`);
+    const bundles = await t.query<Omit<Violation, 'rule'>>(sql`
       SELECT l.sku_id AS "skuId", s.code AS "skuCode", l.warehouse_id AS "warehouseId",
              0 AS expected, (l.on_hand + l.reserved)::int AS actual
       FROM stock_level l JOIN sku s ON s.id = l.sku_id
       WHERE s.kind = 'bundle' AND (l.on_hand <> 0 OR l.reserved <> 0)
-      ORDER BY 1, 3`;
-    const [{ n }] = (await t.$queryRaw<{ n: number }[]>`SELECT COUNT(*)::int AS n FROM stock_level`) as [
+      ORDER BY 1, 3`);
+    const [{ n }] = (await t.query<{ n: number }>(sql`SELECT COUNT(*)::int AS n FROM stock_level`)) as [
       { n: number },
     ];
     const violations: Violation[] = [

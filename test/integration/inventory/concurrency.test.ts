@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InsufficientStockError } from '../../../src/domain/errors.js';
 import { createInventory } from '../../../src/inventory/index.js';
+import { sqlState } from '../../../src/inventory/tx.js';
 import { onPostgres } from '../../support/db.js';
 import { type InventoryFixture, inventoryFixture } from '../../support/inventory.js';
 
@@ -86,4 +87,39 @@ describe('concurrent reservations never oversell', () => {
     expect(level!.reserved).toBe(3);
     expect(await f.inv.verify()).toMatchObject({ ok: true });
   });
+
+  it.skipIf(!onPostgres)(
+    'a writer waits at most lock_timeout for a row another session holds, then retries',
+    async () => {
+      const sku = await f.sku('LOCKED');
+      const wh = await f.warehouse('MAIN');
+      await f.receive(sku, wh, 5);
+      const impatient = createInventory(f.t.db, { lockTimeoutMs: 50, maxRetries: 0 });
+      const patient = createInventory(f.t.db, { lockTimeoutMs: 50, maxRetries: 6 });
+      const req = (key: string) => ({
+        key,
+        lines: [{ lineKey: `${key}:1`, skuId: sku, quantity: 1 }],
+        warehouseIds: [wh],
+      });
+      let release!: () => void;
+      const held = new Promise<void>((r) => {
+        release = r;
+      });
+      const holder = f.t.db.withSession(async (s) => {
+        await s.exec('BEGIN');
+        await s.query('SELECT * FROM stock_level WHERE sku_id = $1 FOR UPDATE', [sku]);
+        await held;
+        await s.exec('COMMIT');
+      });
+      await new Promise((r) => setTimeout(r, 50));
+      const err = await impatient.reservations.reserve(req('lock-1')).catch((e) => e);
+      expect(sqlState(err)).toBe('55P03');
+      // Retries with backoff outlast a short hold: the lock is released while they wait.
+      const waiting = patient.reservations.reserve(req('lock-2'));
+      setTimeout(release, 150);
+      await expect(waiting).resolves.toMatchObject({ status: 'reserved' });
+      await holder;
+      expect(await f.inv.verify()).toMatchObject({ ok: true });
+    },
+  );
 });
