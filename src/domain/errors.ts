@@ -74,3 +74,12 @@ export class StockConflictError extends DomainError {
   override readonly name = 'StockConflictError';
   readonly code = 'stock_conflict';
 }
+
+/**
+ * The stock rows stayed locked by other writers past every retry (lock timeout, deadlock,
+ * serialization conflict). Nothing was written; the same request may be sent again.
+ */
+export class BusyError extends DomainError {
+  override readonly name = 'BusyError';
+  readonly code = 'busy';
+}

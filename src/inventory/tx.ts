@@ -2,6 +2,7 @@ import PQueue from 'p-queue';
 import type { Db } from '../db/client.js';
 import type { Prisma } from '../db/generated/client.js';
 import type { SqlQuery, SqlTx } from '../db/sql.js';
+import { BusyError } from '../domain/errors.js';
 
 /** What stock code writes through: raw parameterized SQL in one transaction. */
 export type Tx = SqlTx;
@@ -88,7 +89,12 @@ export class TxRunner {
       try {
         return await attempt();
       } catch (err) {
-        if (n >= this.maxRetries || !isRetryable(err)) throw err;
+        if (!isRetryable(err)) throw err;
+        if (n >= this.maxRetries) {
+          throw new BusyError(`stock rows are busy (${sqlState(err)} after ${n + 1} attempts); try again`, {
+            cause: err,
+          });
+        }
         const base = 10 * 2 ** n;
         await new Promise((r) => setTimeout(r, base + Math.random() * base));
       }

@@ -22,6 +22,7 @@ import type { Db } from '../db/client.js';
 import { type MigrationFile, pendingMigrations, readMigrations } from '../db/migrate.js';
 import {
   BundleCycleError,
+  BusyError,
   DomainError,
   IdempotencyConflictError,
   InsufficientStockError,
@@ -141,8 +142,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.onError(async (err, c) => {
     const id = c.get('requestId');
     if (err instanceof DomainError) {
-      const { status, body } = domainErrorResponse(err, id);
-      return c.json(body, status);
+      const { status, body, headers } = domainErrorResponse(err, id);
+      return c.json(body, status, headers);
     }
     if (err instanceof HTTPException && err.status < 500) {
       // An exception carrying its own response (hono's bearer auth) keeps its plain-text
@@ -182,7 +183,7 @@ export function errorBody(requestId: string | undefined, error: string, message:
 export function domainErrorResponse(
   err: DomainError,
   requestId: string | undefined,
-): { status: ContentfulStatusCode; body: Record<string, unknown> } {
+): { status: ContentfulStatusCode; body: Record<string, unknown>; headers?: Record<string, string> } {
   const body = errorBody(requestId, err.code, err.message);
   if (err instanceof ValidationError) return { status: 400, body: { ...body, issues: err.issues } };
   if (err instanceof NotFoundError) {
@@ -200,6 +201,7 @@ export function domainErrorResponse(
   if (err instanceof IdempotencyConflictError) return { status: 409, body: { ...body, key: err.key } };
   if (err instanceof StockConflictError) return { status: 409, body };
   if (err instanceof BundleCycleError) return { status: 422, body: { ...body, path: err.path } };
+  if (err instanceof BusyError) return { status: 503, body, headers: { 'retry-after': '1' } };
   return { status: 422, body };
 }
 

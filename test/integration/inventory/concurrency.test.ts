@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InsufficientStockError } from '../../../src/domain/errors.js';
+import { BusyError, InsufficientStockError } from '../../../src/domain/errors.js';
 import { createInventory } from '../../../src/inventory/index.js';
 import { sqlState } from '../../../src/inventory/tx.js';
 import { onPostgres } from '../../support/db.js';
