@@ -113,7 +113,8 @@ describe('concurrent reservations never oversell', () => {
       });
       await new Promise((r) => setTimeout(r, 50));
       const err = await impatient.reservations.reserve(req('lock-1')).catch((e) => e);
-      expect(sqlState(err)).toBe('55P03');
+      expect(err).toBeInstanceOf(BusyError);
+      expect(sqlState(err.cause)).toBe('55P03');
       // Retries with backoff outlast a short hold: the lock is released while they wait.
       const waiting = patient.reservations.reserve(req('lock-2'));
       setTimeout(release, 150);
