@@ -337,3 +337,17 @@ function deepFreeze<T>(o: T): T {
   }
   return o;
 }
+
+/**
+ * For entry points (`npm start`, the CLIs): the configuration, or the ConfigError's message on
+ * stderr as `<program>: ...` and exit code 2. No stack trace: the message names every bad key.
+ */
+export function loadConfigOrExit(program: string, env: Env = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${program}: ${err.message}\n`);
+    process.exit(2);
+  }
+}

@@ -5,18 +5,11 @@
  * configuration (the message names each bad key and its source; no stack), 128+n when a second
  * signal n cut the graceful stop short.
  */
-import { ConfigError, loadConfig } from './config.js';
+import { loadConfigOrExit } from './config.js';
 import { startDaemon } from './daemon.js';
 import { createLogger } from './log.js';
 
-let config: ReturnType<typeof loadConfig>;
-try {
-  config = loadConfig();
-} catch (err) {
-  if (!(err instanceof ConfigError)) throw err;
-  process.stderr.write(`stockd: ${err.message}\n`);
-  process.exit(2);
-}
+const config = loadConfigOrExit('stockd');
 
 const log = createLogger(config.log);
 process.on('unhandledRejection', (reason) => {

@@ -6,18 +6,11 @@
  * applied or already applied. Exit codes: 0 on success; 1 when migrating failed (the message
  * names the migration, see {@link migrate}); 2 for invalid configuration, as `npm start` does.
  */
-import { ConfigError, loadConfig } from '../config.js';
+import { loadConfigOrExit } from '../config.js';
 import { openDatabase } from './client.js';
 import { migrate } from './migrate.js';
 
-let config: ReturnType<typeof loadConfig>;
-try {
-  config = loadConfig();
-} catch (err) {
-  if (!(err instanceof ConfigError)) throw err;
-  process.stderr.write(`db:migrate: ${err.message}\n`);
-  process.exit(2);
-}
+const config = loadConfigOrExit('db:migrate');
 
 try {
   const db = await openDatabase(config.database.url, { poolSize: 1 });

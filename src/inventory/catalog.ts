@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { findCycle } from '../domain/bundles.js';
 import { BundleCycleError, NotFoundError, StockConflictError, ValidationError } from '../domain/errors.js';
 import { loadBundleGraph } from './store.js';
-import { type PrismaTx, sqlOf, sqlState, type TxRunner } from './tx.js';
+import { type PrismaTx, sqlOf, type TxRunner } from './tx.js';
 import { code, entityId, parseInput, positiveQty } from './validation.js';
 
 export interface SkuView {
@@ -80,21 +80,7 @@ export class Catalog {
         throw new ValidationError(`SKU ${data.code} is a bundle; update it as a bundle`);
       }
       await this.checkBarcode(tx, data.code, data.barcode);
-      const row = await tx.sku.upsert({
-        where: { code: data.code },
-        create: {
-          code: data.code,
-          name: data.name,
-          barcode: data.barcode ?? null,
-          safetyStock: data.safetyStock ?? 0,
-        },
-        update: {
-          name: data.name,
-          ...(data.barcode !== undefined ? { barcode: data.barcode } : {}),
-          ...(data.safetyStock !== undefined ? { safetyStock: data.safetyStock } : {}),
-        },
-      });
-      return toSkuView(row);
+      return toSkuView(await this.upsertSku(tx, data, 'simple'));
     });
   }
 
@@ -121,22 +107,7 @@ export class Catalog {
         }
       }
       await this.checkBarcode(tx, data.code, data.barcode);
-      const row = await tx.sku.upsert({
-        where: { code: data.code },
-        create: {
-          code: data.code,
-          name: data.name,
-          kind: 'bundle',
-          barcode: data.barcode ?? null,
-          safetyStock: data.safetyStock ?? 0,
-        },
-        update: {
-          name: data.name,
-          kind: 'bundle',
-          ...(data.barcode !== undefined ? { barcode: data.barcode } : {}),
-          ...(data.safetyStock !== undefined ? { safetyStock: data.safetyStock } : {}),
-        },
-      });
+      const row = await this.upsertSku(tx, data, 'bundle');
       const ids = components.map((c) => c.id);
       const graph = await loadBundleGraph(sqlOf(tx), ids);
       const cycle = findCycle(graph, row.id, ids);
@@ -269,6 +240,26 @@ export class Catalog {
     return view;
   }
 
+  /** Create or update by code; fields left out of an update keep their value. */
+  private upsertSku(tx: PrismaTx, data: z.output<typeof skuInput>, kind: 'simple' | 'bundle') {
+    return tx.sku.upsert({
+      where: { code: data.code },
+      create: {
+        code: data.code,
+        name: data.name,
+        kind,
+        barcode: data.barcode ?? null,
+        safetyStock: data.safetyStock ?? 0,
+      },
+      update: {
+        name: data.name,
+        kind,
+        ...(data.barcode !== undefined ? { barcode: data.barcode } : {}),
+        ...(data.safetyStock !== undefined ? { safetyStock: data.safetyStock } : {}),
+      },
+    });
+  }
+
   private async checkBarcode(
     tx: PrismaTx,
     skuCode: string,
@@ -298,9 +289,4 @@ function toSkuView(row: {
     kind: row.kind,
     safetyStock: row.safetyStock,
   };
-}
-
-/** True when `err` is a unique-key violation (the write was already done by someone else). */
-export function isUniqueViolation(err: unknown): boolean {
-  return sqlState(err) === '23505' || (err as { code?: string })?.code === 'P2002';
 }

@@ -1,19 +1,12 @@
 // `npm run db:verify`: checks the ledger invariants over the whole database named by the
 // config (DATABASE_URL) and prints every violation. Exit 0 when all hold, 1 on a violation
 // or error, 2 on invalid configuration.
-import { ConfigError, loadConfig } from '../config.js';
+import { loadConfigOrExit } from '../config.js';
 import { openDatabase } from '../db/client.js';
 import { pendingMigrations } from '../db/migrate.js';
 import { createInventory } from './index.js';
 
-let config: ReturnType<typeof loadConfig>;
-try {
-  config = loadConfig();
-} catch (err) {
-  if (!(err instanceof ConfigError)) throw err;
-  process.stderr.write(`db:verify: ${err.message}\n`);
-  process.exit(2);
-}
+const config = loadConfigOrExit('db:verify');
 
 const db = await openDatabase(config.database.url, { poolSize: 2 });
 let code = 0;

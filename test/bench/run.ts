@@ -50,6 +50,14 @@ async function scenario(name: string, db: Db): Promise<Figure[]> {
     skus.push((await inv.catalog.putSku({ code: `B-${i}`, name: `bench ${i}` })).id);
   const hot = (await inv.catalog.putSku({ code: 'HOT', name: 'hot item' })).id;
   const ids = Array.from({ length: ORDERS }, (_, i) => i);
+  const twoLineOrder = (prefix: string, i: number) => ({
+    key: `${prefix}-${i}`,
+    lines: [
+      { lineKey: `${prefix}-${i}:1`, skuId: skus[i % 200]!, quantity: 1 },
+      { lineKey: `${prefix}-${i}:2`, skuId: skus[(i * 7) % 200]!, quantity: 2 },
+    ],
+    warehouseIds: [wh, wh2],
+  });
   const out: Figure[] = [];
 
   out.push(
@@ -69,28 +77,14 @@ async function scenario(name: string, db: Db): Promise<Figure[]> {
   out.push(
     await timed('reserve 2-line orders, 1 at a time', name, ORDERS, () =>
       pool(ids, 1, async (i) => {
-        await inv.reservations.reserve({
-          key: `seq-${i}`,
-          lines: [
-            { lineKey: `seq-${i}:1`, skuId: skus[i % 200]!, quantity: 1 },
-            { lineKey: `seq-${i}:2`, skuId: skus[(i * 7) % 200]!, quantity: 2 },
-          ],
-          warehouseIds: [wh, wh2],
-        });
+        await inv.reservations.reserve(twoLineOrder('seq', i));
       }),
     ),
   );
   out.push(
     await timed('reserve 2-line orders, 64 concurrent', name, ORDERS, () =>
       pool(ids, 64, async (i) => {
-        await inv.reservations.reserve({
-          key: `par-${i}`,
-          lines: [
-            { lineKey: `par-${i}:1`, skuId: skus[i % 200]!, quantity: 1 },
-            { lineKey: `par-${i}:2`, skuId: skus[(i * 7) % 200]!, quantity: 2 },
-          ],
-          warehouseIds: [wh, wh2],
-        });
+        await inv.reservations.reserve(twoLineOrder('par', i));
       }),
     ),
   );
@@ -121,14 +115,7 @@ async function scenario(name: string, db: Db): Promise<Figure[]> {
   out.push(
     await timed('replay already-applied reservations', name, ORDERS, () =>
       pool(ids, 64, async (i) => {
-        await inv.reservations.reserve({
-          key: `par-${i}`,
-          lines: [
-            { lineKey: `par-${i}:1`, skuId: skus[i % 200]!, quantity: 1 },
-            { lineKey: `par-${i}:2`, skuId: skus[(i * 7) % 200]!, quantity: 2 },
-          ],
-          warehouseIds: [wh, wh2],
-        });
+        await inv.reservations.reserve(twoLineOrder('par', i));
       }),
     ),
   );

@@ -204,6 +204,17 @@ describe('catalog', () => {
     expect((await at(leaf, a)).reserved).toBe(12);
   });
 
+  it('concurrent puts of one new code all succeed and leave one SKU', async () => {
+    const views = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => f.inv.catalog.putSku({ code: 'RACE-PUT', name: `name ${i}` })),
+    );
+    expect(new Set(views.map((v) => v.id)).size).toBe(1);
+    const [row] = await f.t.db.prisma.$queryRaw<
+      { n: number }[]
+    >`SELECT COUNT(*)::int AS n FROM sku WHERE code = 'RACE-PUT'`;
+    expect(row!.n).toBe(1);
+  });
+
   it('puts are idempotent on code, and a barcode belongs to one SKU', async () => {
     const first = await f.inv.catalog.putSku({ code: 'PUT', name: 'put', barcode: '690000000001' });
     const again = await f.inv.catalog.putSku({ code: 'PUT', name: 'put', barcode: '690000000001' });
