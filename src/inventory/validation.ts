@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ValidationError } from '../domain/errors.js';
+import { toValidationError } from '../domain/schema-fields.js';
 
 /** Largest quantity accepted in one request; far above any real order, well inside int4. */
 export const MAX_QUANTITY = 1_000_000_000;
@@ -14,6 +14,5 @@ export const code = z.string().trim().min(1).max(100);
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
   const r = schema.safeParse(input);
   if (r.success) return r.data;
-  const issues = r.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
-  throw new ValidationError(`invalid ${what}: ${issues.join('; ')}`, issues);
+  throw toValidationError(what, r.error);
 }
