@@ -85,6 +85,17 @@ export const orderLineSchema = z
       .default([]),
     /** 赠品: takes stock, never takes a share of order-level promotions. Default false. */
     gift: z.boolean().default(false),
+    /**
+     * Units of this line the platform reports shipped, where it tracks shipment per line
+     * (Shopify fulfillments, Taobao sub-order status, Doudian SKU orders). Unset: derived from
+     * the order status (shipped/completed: all units; otherwise none).
+     */
+    shippedQuantity: z
+      .number({ error: 'shippedQuantity must be a number' })
+      .int({ error: 'shippedQuantity must be a whole number' })
+      .min(0, { error: 'shippedQuantity must not be negative' })
+      .max(MAX_LINE_QUANTITY, { error: `shippedQuantity must be at most ${MAX_LINE_QUANTITY}` })
+      .optional(),
   })
   .superRefine((line, ctx) => {
     const list = line.unitListPrice * line.quantity;
@@ -95,6 +106,13 @@ export const orderLineSchema = z
         message: 'unit price x quantity is too large',
       });
       return;
+    }
+    if (line.shippedQuantity !== undefined && line.shippedQuantity > line.quantity) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['shippedQuantity'],
+        message: `shippedQuantity (${line.shippedQuantity}) exceeds quantity (${line.quantity})`,
+      });
     }
     const discounts = line.lineDiscounts.reduce((s, d) => s + d.amount, 0);
     if (discounts > list) {

@@ -58,8 +58,14 @@ describe('schema.prisma vs the migrated database', () => {
     const tables = expected.tables.map((x) => x.name).sort();
     expect(tables).toEqual([
       'bundle_component',
+      'inbox_event',
       'inventory_operation',
+      'listing',
+      'order_exception',
       'reservation',
+      'sales_order',
+      'sales_order_line',
+      'shop',
       'sku',
       'stock_level',
       'stock_movement',
@@ -74,7 +80,11 @@ describe('schema.prisma vs the migrated database', () => {
     });
     expect(sku.indexes.map((i) => i.name).sort()).toEqual(['sku_barcode_key', 'sku_code_key']);
     expect(expected.enums.map((e) => e.name).sort()).toEqual([
+      'ExceptionKind',
+      'ExceptionStatus',
+      'InboxStatus',
       'MovementKind',
+      'OrderStatus',
       'ReservationStatus',
       'SkuKind',
     ]);
