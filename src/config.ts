@@ -18,6 +18,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { platformSchema } from './domain/order.js';
 
 const intIn = (min: number, max: number) => {
   const error = `expected an integer from ${min} to ${max}`;
@@ -80,6 +81,30 @@ const inventorySchema = z.strictObject({
   lockTimeoutMs: intIn(1, 10 * 60_000).default(5000),
 });
 
+const SHOP_ID_RE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+/**
+ * One connected marketplace shop. The connector settings (credentials, endpoints) join this
+ * section with the sync engine; today it holds what the order intake needs.
+ */
+const shopSchema = z.strictObject({
+  /** Stable id used in keys, URLs and logs: lowercase letters, digits, `-`, `_` (e.g. `tmall-main`). */
+  id: z.string({ error: 'expected a shop id' }).regex(SHOP_ID_RE, {
+    error: 'expected 1-63 lowercase letters, digits, - or _, starting with a letter or digit',
+  }),
+  platform: platformSchema,
+  /** Warehouse codes that fulfil this shop's orders, highest priority first. */
+  warehouses: z
+    .array(z.string().min(1), { error: 'expected a list of warehouse codes' })
+    .min(1, { error: 'expected at least one warehouse code' }),
+  /** `paid` (付款减库存, default): orders take stock once paid; `created` (拍下减库存): at once. */
+  reserveOn: z.enum(['created', 'paid'], { error: 'expected created or paid' }).default('paid'),
+  /** `receipt` (default): returned goods restock when received; `refund`: when the refund succeeds. */
+  restockOn: z.enum(['receipt', 'refund'], { error: 'expected receipt or refund' }).default('receipt'),
+  /** When no listing maps a line, use its 商家编码 (outer SKU id) as the SKU code. Default true. */
+  matchOuterId: z.boolean({ error: 'expected true or false' }).default(true),
+});
+
 /** What Hono's bearer auth accepts as a token (RFC 6750 `b64token`); anything else could never match. */
 const BEARER_TOKEN_RE = /^[A-Za-z0-9._~+/-]+=*$/;
 const ADMIN_TOKEN_EXPECTED = 'expected at least 16 characters of A-Z a-z 0-9 . _ ~ + / - (then optional =)';
@@ -130,6 +155,13 @@ export const configSchema = z
     log: logSchema.prefault({}),
     shutdown: shutdownSchema.prefault({}),
     inventory: inventorySchema.prefault({}),
+    /** Connected shops. Default none. */
+    shops: z
+      .array(shopSchema)
+      .default([])
+      .refine((shops) => new Set(shops.map((x) => x.id)).size === shops.length, {
+        error: 'each shop id may appear once',
+      }),
     admin: adminSchema.prefault({}),
   })
   .superRefine((c, ctx) => {

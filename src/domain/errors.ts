@@ -24,7 +24,7 @@ export class NotFoundError extends DomainError {
   override readonly name = 'NotFoundError';
   readonly code = 'not_found';
   constructor(
-    readonly entity: 'sku' | 'warehouse' | 'reservation',
+    readonly entity: 'sku' | 'warehouse' | 'reservation' | 'shop' | 'order',
     readonly refs: (string | number)[],
   ) {
     super(`unknown ${entity}${refs.length > 1 ? 's' : ''}: ${refs.join(', ')}`);

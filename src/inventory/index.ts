@@ -3,7 +3,7 @@ import { Availability } from './availability.js';
 import { Catalog } from './catalog.js';
 import { Ledger } from './ledger.js';
 import { Reservations } from './reservations.js';
-import { TxRunner, type TxRunnerOptions } from './tx.js';
+import { type Tx, TxRunner, type TxRunnerOptions } from './tx.js';
 import { type VerifyReport, verifyInventory } from './verify.js';
 
 export type { AtsView } from './availability.js';
@@ -21,6 +21,12 @@ export interface Inventory {
   verify(): Promise<VerifyReport>;
   /** Resolves when no stock transaction is queued or running (for graceful shutdown). */
   idle(): Promise<void>;
+  /**
+   * Runs `fn` in a stock transaction (same queue and retries as the inventory's own), for
+   * modules whose writes must commit together with stock effects (the order intake). Pass
+   * the `tx` to inventory methods as their `within` argument.
+   */
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
 }
 
 export function createInventory(db: Db, options: TxRunnerOptions = {}): Inventory {
@@ -32,5 +38,6 @@ export function createInventory(db: Db, options: TxRunnerOptions = {}): Inventor
     availability: new Availability(tx),
     verify: () => verifyInventory(tx),
     idle: () => tx.onIdle(),
+    transaction: (fn) => tx.run(fn),
   };
 }

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { StockConflictError, ValidationError } from '../domain/errors.js';
 import { once } from './operations.js';
 import { applyMovements, loadContext, lockLevels, type MovementInput, requirePhysical } from './store.js';
-import type { TxRunner } from './tx.js';
+import type { Tx, TxRunner } from './tx.js';
 import {
   entityId,
   idempotencyKey,
@@ -81,7 +81,7 @@ export class Ledger {
 
   /** Goods received into a warehouse (purchase receipt, opening balance). */
   async receive(input: ReceiptInput): Promise<MovementResult> {
-    return this.single('receipt', receiptInput, input, (d) => ({
+    return this.single('receipt', receiptInput, input, undefined, (d) => ({
       delta: d.quantity,
       reference: d.reference,
       note: d.note,
@@ -89,8 +89,8 @@ export class Ledger {
   }
 
   /** Goods returned by a customer and put back into sellable stock. */
-  async returnStock(input: ReceiptInput): Promise<MovementResult> {
-    return this.single('return', receiptInput, input, (d) => ({
+  async returnStock(input: ReceiptInput, within?: Tx): Promise<MovementResult> {
+    return this.single('return', receiptInput, input, within, (d) => ({
       delta: d.quantity,
       reference: d.reference,
       note: d.note,
@@ -99,7 +99,10 @@ export class Ledger {
 
   /** A manual correction (damage, loss, found goods). Cannot take on-hand below what is reserved. */
   async adjust(input: AdjustmentInput): Promise<MovementResult> {
-    return this.single('adjustment', adjustmentInput, input, (d) => ({ delta: d.delta, note: d.reason }));
+    return this.single('adjustment', adjustmentInput, input, undefined, (d) => ({
+      delta: d.delta,
+      note: d.reason,
+    }));
   }
 
   /** Moves free (unreserved) units between warehouses: two movements in one transaction. */
@@ -186,6 +189,7 @@ export class Ledger {
     kind: 'receipt' | 'return' | 'adjustment',
     schema: S,
     input: unknown,
+    within: Tx | undefined,
     shape: (d: z.output<S>) => {
       delta: number;
       reference?: string | null | undefined;
@@ -196,7 +200,7 @@ export class Ledger {
     const { delta, reference, note } = shape(d);
     if (!Number.isInteger(delta) || delta === 0)
       throw new ValidationError(`${kind}: quantity must be a non-zero integer`);
-    return this.tx.run(async (tx) => {
+    return this.tx.join(within, async (tx) => {
       const { result } = await once(tx, d.key, kind, d, async () => {
         const { skus } = await loadContext(tx, [d.skuId], [d.warehouseId]);
         requirePhysical(skus, [d.skuId]);

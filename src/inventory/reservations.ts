@@ -101,22 +101,23 @@ interface ActiveRow {
 export class Reservations {
   constructor(private readonly tx: TxRunner) {}
 
-  async reserve(input: ReserveInput): Promise<ReserveResult> {
+  /** `within`: join the caller's transaction (see TxRunner.join) instead of opening one. */
+  async reserve(input: ReserveInput, within?: Tx): Promise<ReserveResult> {
     const d = parseInput(reserveInput, input, 'reservation');
-    return this.tx.run(async (tx) => {
+    return this.tx.join(within, async (tx) => {
       const { result } = await once(tx, d.key, 'reserve', d, () => this.reserveIn(tx, d));
       return result;
     });
   }
 
   /** Goods shipped: on-hand and reserved both fall, one shipment movement per SKU and warehouse. */
-  async consume(input: SettleInput): Promise<SettleResult> {
-    return this.settle('consume', input);
+  async consume(input: SettleInput, within?: Tx): Promise<SettleResult> {
+    return this.settle('consume', input, within);
   }
 
   /** Order cancelled or refunded before shipment: the units become free again. */
-  async release(input: SettleInput): Promise<SettleResult> {
-    return this.settle('release', input);
+  async release(input: SettleInput, within?: Tx): Promise<SettleResult> {
+    return this.settle('release', input, within);
   }
 
   private async reserveIn(tx: Tx, d: z.output<typeof reserveInput>): Promise<ReserveResult> {
@@ -207,9 +208,13 @@ export class Reservations {
     };
   }
 
-  private async settle(action: 'consume' | 'release', input: SettleInput): Promise<SettleResult> {
+  private async settle(
+    action: 'consume' | 'release',
+    input: SettleInput,
+    within?: Tx,
+  ): Promise<SettleResult> {
     const d = parseInput(settleInput, input, action);
-    return this.tx.run(async (tx) => {
+    return this.tx.join(within, async (tx) => {
       const { result } = await once(tx, d.key, action, d, async () => {
         const active = await tx.query<ActiveRow>(sql`
           SELECT id, line_sku_id, sku_id, warehouse_id, units_per_line, quantity FROM reservation

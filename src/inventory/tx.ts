@@ -57,6 +57,15 @@ export class TxRunner {
     );
   }
 
+  /**
+   * Runs `fn` inside `outer` when the caller already has a transaction (the order intake
+   * applies an order revision and its stock effects atomically), else in a new one. Inside a
+   * joined transaction there is no queue and no retry: the owner of `outer` retries it whole.
+   */
+  join<T>(outer: Tx | undefined, fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return outer ? fn(outer) : this.run(fn);
+  }
+
   /** Runs `fn` in a Prisma interactive transaction; `sqlOf(tx)` gives the same SQL port. */
   runPrisma<T>(fn: (tx: PrismaTx) => Promise<T>): Promise<T> {
     return this.queue.add(() =>

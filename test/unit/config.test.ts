@@ -38,6 +38,7 @@ const DEFAULTS = {
   shutdown: { graceMs: 10_000 },
   inventory: { lockTimeoutMs: 5000 },
   admin: {},
+  shops: [],
 };
 
 /** A syntactically valid admin token (not a real secret). */
@@ -347,5 +348,52 @@ describe('loadConfig: admin.token', () => {
     ]) {
       expect(isLoopbackHost(h), h).toBe(false);
     }
+  });
+});
+
+describe('shops', () => {
+  const withShops = (shops: unknown) => {
+    const dir = mkdtempSync(join(tmpdir(), 'stockd-shops-'));
+    const file = join(dir, 'c.json');
+    writeFileSync(file, JSON.stringify({ shops }));
+    return { CONFIG: file };
+  };
+
+  it('fills each shop with its defaults', () => {
+    const config = loadConfig(withShops([{ id: 'tmall-main', platform: 'taobao', warehouses: ['SH'] }]));
+    expect(config.shops).toEqual([
+      {
+        id: 'tmall-main',
+        platform: 'taobao',
+        warehouses: ['SH'],
+        reserveOn: 'paid',
+        restockOn: 'receipt',
+        matchOuterId: true,
+      },
+    ]);
+  });
+
+  it('names the bad key of a bad shop', () => {
+    let err: unknown;
+    try {
+      loadConfig(
+        withShops([
+          { id: 'Tmall Main', platform: 'ebay', warehouses: [] },
+          { id: 'x', platform: 'jd', warehouses: ['A'], reserveOn: 'never' },
+        ]),
+      );
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const paths = (err as ConfigError).issues.map((i) => i.path);
+    expect(paths).toEqual(
+      expect.arrayContaining(['shops.0.id', 'shops.0.platform', 'shops.0.warehouses', 'shops.1.reserveOn']),
+    );
+  });
+
+  it('refuses two shops with one id', () => {
+    const shop = { id: 'a', platform: 'jd', warehouses: ['A'] };
+    expect(() => loadConfig(withShops([shop, shop]))).toThrow(/each shop id may appear once/);
   });
 });
