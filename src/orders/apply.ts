@@ -1,0 +1,313 @@
+import { randomUUID } from 'node:crypto';
+import { sql } from '../db/sql.js';
+import { type CanonicalOrder, compareRevisions, parseCanonicalOrder } from '../domain/order.js';
+import { type LineStockTarget, lineStockTargets, type StockPolicy } from '../domain/order-stock.js';
+import { apportionOrder } from '../domain/promotions.js';
+import type { Inventory } from '../inventory/index.js';
+import type { Tx } from '../inventory/tx.js';
+import { raiseException, settleException } from './exceptions.js';
+import { type LineSku, mapLines } from './listings.js';
+
+/** What the intake knows of a shop: its stock policy and the warehouses that fulfil it. */
+export interface ShopPolicy extends StockPolicy {
+  id: string;
+  /** Warehouse ids, highest priority first. */
+  warehouseIds: number[];
+  matchOuterId: boolean;
+}
+
+export type ApplyOutcome = 'created' | 'updated' | 'older_ignored' | 'unchanged';
+
+export interface ApplyResult {
+  orderKey: string;
+  outcome: ApplyOutcome;
+  /** Stock changes made now, in order (none when the ledger already matched). */
+  effects: StockEffect[];
+}
+
+export interface StockEffect {
+  lineId: string;
+  action: 'reserve' | 'consume' | 'release' | 'restock';
+  /** Stock units of the line's SKU (bundle units for a bundle SKU). */
+  quantity: number;
+}
+
+/** The reservation line key of an order line: `<shop>:<platform order id>:<line id>`. */
+export function lineKeyOf(shopId: string, platformOrderId: string, lineId: string): string {
+  return `${shopId}:${platformOrderId}:${lineId}`;
+}
+
+/**
+ * Applies one revision of a platform order, atomically, inside the caller's transaction:
+ * 1. the order row is locked (or created), so revisions of one order apply one at a time;
+ * 2. a revision older than the stored one is not stored; an equal one changes nothing;
+ * 3. lines get their apportioned amounts and their SKU (listing, else 商家编码);
+ * 4. each mapped line's stock is brought to the targets of the stored revision
+ *    ({@link lineStockTargets}): reserve, consume, release, restock. Level-triggered: any
+ *    replay, in any order, converges on the same ledger state and then changes nothing;
+ * 5. exceptions are raised or resolved: unmapped SKU, oversell (units that could not be
+ *    held), amount mismatch.
+ */
+export async function applyOrder(
+  tx: Tx,
+  inv: Inventory,
+  shop: ShopPolicy,
+  incoming: CanonicalOrder,
+): Promise<ApplyResult> {
+  if (incoming.shopId !== shop.id)
+    throw new RangeError(`order of shop ${incoming.shopId} applied to shop ${shop.id}`);
+  const orderKey = `${shop.id}:${incoming.platformOrderId}`;
+  const row = await lockOrder(tx, incoming);
+  let outcome: ApplyOutcome;
+  let order: CanonicalOrder;
+  if (!row.existing) {
+    outcome = 'created';
+    order = incoming;
+  } else {
+    const stored = parseStored(row.data);
+    const cmp = compareRevisions(incoming, stored);
+    outcome = cmp.result === 'newer' ? 'updated' : cmp.result === 'older' ? 'older_ignored' : 'unchanged';
+    order = cmp.result === 'newer' ? incoming : stored;
+  }
+  if (outcome === 'created' || outcome === 'updated') await storeOrder(tx, row.id, order);
+
+  const amounts = apportionOrder(order);
+  if (amounts.issues.length > 0) {
+    await raiseException(tx, {
+      kind: 'amount_mismatch',
+      subject: orderKey,
+      shopId: shop.id,
+      platformOrderId: order.platformOrderId,
+      message: `amounts of order ${order.platformOrderId} do not add up: ${amounts.issues.map((i) => i.type).join(', ')}`,
+      detail: amounts.issues,
+    });
+  } else {
+    await settleException(tx, 'amount_mismatch', orderKey, 'amounts add up in a newer revision');
+  }
+
+  const skus = await mapLines(tx, shop.id, order.lines, shop.matchOuterId);
+  await storeLines(tx, row.id, order, amounts.lines, skus);
+
+  const effects: StockEffect[] = [];
+  const targets = lineStockTargets(order, shop);
+  for (const target of targets) {
+    const line = order.lines.find((l) => l.lineId === target.lineId)!;
+    const lineKey = lineKeyOf(shop.id, order.platformOrderId, line.lineId);
+    const sku = skus.get(line.lineId);
+    if (!sku) {
+      await raiseException(tx, {
+        kind: 'unmapped_sku',
+        subject: lineKey,
+        shopId: shop.id,
+        platformOrderId: order.platformOrderId,
+        lineId: line.lineId,
+        quantity: line.quantity,
+        message:
+          `line ${line.lineId} (item ${line.platformItemId}${line.platformSkuId ? `, sku ${line.platformSkuId}` : ''}` +
+          `${line.outerSkuId ? `, 商家编码 ${line.outerSkuId}` : ''}) maps to no SKU; add a listing`,
+      });
+      continue;
+    }
+    await settleException(tx, 'unmapped_sku', lineKey, `mapped by ${sku.via}`);
+    effects.push(...(await reconcileLine(tx, inv, shop, order, lineKey, line.lineId, sku, target)));
+  }
+  return { orderKey, outcome, effects };
+}
+
+async function lockOrder(
+  tx: Tx,
+  order: CanonicalOrder,
+): Promise<{ id: string; existing: boolean; data: unknown }> {
+  const locked = async () =>
+    (
+      await tx.query<{ id: string; data: unknown }>(sql`
+        SELECT id::text AS id, data FROM sales_order
+        WHERE shop_id = ${order.shopId} AND platform_order_id = ${order.platformOrderId}
+        FOR UPDATE`)
+    )[0];
+  const found = await locked();
+  if (found) return { ...found, existing: true };
+  // A concurrent first delivery of the same order waits here until the other commits.
+  const inserted = await tx.query<{ id: string }>(sql`
+    INSERT INTO sales_order (shop_id, platform, platform_order_id, status, currency, buyer_paid_total, data)
+    VALUES (${order.shopId}, ${order.platform}, ${order.platformOrderId}, ${order.status}::"OrderStatus",
+            ${order.currency}, ${order.buyerPaidTotal}, ${JSON.stringify(order)}::jsonb)
+    ON CONFLICT (shop_id, platform_order_id) DO NOTHING
+    RETURNING id::text AS id`);
+  if (inserted[0]) return { id: inserted[0].id, existing: false, data: order };
+  const again = await locked();
+  if (!again) throw new Error(`order ${order.shopId}:${order.platformOrderId} vanished while locking it`);
+  return { ...again, existing: true };
+}
+
+function parseStored(data: unknown): CanonicalOrder {
+  const parsed = parseCanonicalOrder(data);
+  if (!parsed.ok) throw new Error(`stored order no longer validates: ${parsed.error.message}`);
+  return parsed.order;
+}
+
+async function storeOrder(tx: Tx, id: string, order: CanonicalOrder): Promise<void> {
+  await tx.execute(sql`
+    UPDATE sales_order SET
+      status = ${order.status}::"OrderStatus", currency = ${order.currency},
+      platform_modified_at = ${order.platformModifiedAt ?? null}::timestamptz,
+      platform_version = ${order.platformVersion ?? null}::bigint,
+      buyer_paid_total = ${order.buyerPaidTotal}, data = ${JSON.stringify(order)}::jsonb, updated_at = now()
+    WHERE id = ${id}::bigint`);
+}
+
+async function storeLines(
+  tx: Tx,
+  orderId: string,
+  order: CanonicalOrder,
+  amounts: ReturnType<typeof apportionOrder>['lines'],
+  skus: Map<string, LineSku>,
+): Promise<void> {
+  const byId = new Map(amounts.map((a) => [a.lineId, a]));
+  const lines = order.lines;
+  await tx.execute(sql`
+    INSERT INTO sales_order_line (order_id, line_id, sku_id, units_per_item, quantity, gift,
+      list_amount, seller_discount, platform_discount, buyer_paid, seller_revenue)
+    SELECT ${orderId}::bigint, * FROM unnest(
+      ${lines.map((l) => l.lineId)}::text[], ${lines.map((l) => skus.get(l.lineId)?.skuId ?? null)}::int[],
+      ${lines.map((l) => skus.get(l.lineId)?.unitsPerItem ?? 1)}::int[], ${lines.map((l) => l.quantity)}::int[],
+      ${lines.map((l) => l.gift)}::boolean[],
+      ${lines.map((l) => byId.get(l.lineId)!.listAmount)}::bigint[],
+      ${lines.map((l) => byId.get(l.lineId)!.sellerDiscount)}::bigint[],
+      ${lines.map((l) => byId.get(l.lineId)!.platformDiscount)}::bigint[],
+      ${lines.map((l) => byId.get(l.lineId)!.buyerPaid)}::bigint[],
+      ${lines.map((l) => byId.get(l.lineId)!.sellerRevenue)}::bigint[])
+    ON CONFLICT (order_id, line_id) DO UPDATE SET
+      sku_id = EXCLUDED.sku_id, units_per_item = EXCLUDED.units_per_item, quantity = EXCLUDED.quantity,
+      gift = EXCLUDED.gift, list_amount = EXCLUDED.list_amount, seller_discount = EXCLUDED.seller_discount,
+      platform_discount = EXCLUDED.platform_discount, buyer_paid = EXCLUDED.buyer_paid,
+      seller_revenue = EXCLUDED.seller_revenue`);
+}
+
+/** The line's reservation state in the ledger, in line stock units (whole bundles for bundles). */
+async function ledgerState(tx: Tx, lineKey: string) {
+  const rows = await tx.query<{ status: string; sku_id: number; q: number; per: number }>(sql`
+    SELECT status::text AS status, sku_id, SUM(quantity)::int AS q, MAX(units_per_line) AS per
+    FROM reservation WHERE line_key = ${lineKey} GROUP BY status, sku_id`);
+  const units = (status: string) => {
+    const mine = rows.filter((r) => r.status === status);
+    return mine.length === 0 ? 0 : Math.min(...mine.map((r) => Math.floor(r.q / r.per)));
+  };
+  const returned = await tx.query<{ sku_id: number; q: number }>(sql`
+    SELECT sku_id, SUM(quantity)::int AS q FROM stock_movement
+    WHERE kind = 'return' AND reference = ${lineKey} GROUP BY sku_id`);
+  const per = new Map(rows.map((r) => [r.sku_id, r.per]));
+  const restocked =
+    returned.length === 0 ? 0 : Math.min(...returned.map((r) => Math.floor(r.q / (per.get(r.sku_id) ?? 1))));
+  return { active: units('active'), consumed: units('consumed'), released: units('released'), restocked };
+}
+
+async function reconcileLine(
+  tx: Tx,
+  inv: Inventory,
+  shop: ShopPolicy,
+  order: CanonicalOrder,
+  lineKey: string,
+  lineId: string,
+  sku: LineSku,
+  target: LineStockTarget,
+): Promise<StockEffect[]> {
+  const effects: StockEffect[] = [];
+  const want = {
+    hold: target.hold * sku.unitsPerItem,
+    shipped: target.shipped * sku.unitsPerItem,
+    restocked: target.restocked * sku.unitsPerItem,
+  };
+  const have = await ledgerState(tx, lineKey);
+  // Partial reservations may reserve 0 now and more later, so their keys carry a nonce; the
+  // order row lock and the level-triggered targets are what keep them from applying twice.
+  const reserve = async (quantity: number, purpose: string) => {
+    const r = await inv.reservations.reserve(
+      {
+        key: `${lineKey}:${purpose}:${have.active + have.consumed + have.released}:${randomUUID()}`,
+        mode: 'partial',
+        lines: [{ lineKey, skuId: sku.skuId, quantity }],
+        warehouseIds: shop.warehouseIds,
+      },
+      tx,
+    );
+    const got = r.lines[0]!.reserved;
+    if (got > 0) {
+      have.active += got;
+      effects.push({ lineId, action: 'reserve', quantity: got });
+    }
+    return got;
+  };
+  const consume = async (quantity: number) => {
+    await inv.reservations.consume(
+      { key: `${lineKey}:ship:${have.consumed + quantity}`, lineKey, quantity, reference: lineKey },
+      tx,
+    );
+    have.active -= quantity;
+    have.consumed += quantity;
+    effects.push({ lineId, action: 'consume', quantity });
+  };
+
+  let shippedShort = 0;
+  if (want.shipped > have.consumed) {
+    let need = want.shipped - have.consumed;
+    const fromActive = Math.min(need, have.active);
+    if (fromActive > 0) await consume(fromActive);
+    need -= fromActive;
+    if (need > 0) {
+      // Shipped without a reservation (an order first seen shipped, or one that was short).
+      const got = await reserve(need, 'ship');
+      if (got > 0) await consume(got);
+      shippedShort = need - got;
+    }
+  }
+  if (want.hold > have.active) {
+    await reserve(want.hold - have.active, 'hold');
+  } else if (want.hold < have.active) {
+    const n = have.active - want.hold;
+    await inv.reservations.release(
+      { key: `${lineKey}:release:${have.released + n}`, lineKey, quantity: n },
+      tx,
+    );
+    have.active -= n;
+    have.released += n;
+    effects.push({ lineId, action: 'release', quantity: n });
+  }
+  const missing = Math.max(0, want.hold - have.active) + shippedShort;
+  if (missing > 0) {
+    await raiseException(tx, {
+      kind: 'oversell',
+      subject: lineKey,
+      shopId: shop.id,
+      platformOrderId: order.platformOrderId,
+      lineId,
+      quantity: missing,
+      message: `order ${order.platformOrderId} line ${lineId}: ${missing} unit(s) sold without stock to cover them`,
+      detail: { wantHold: want.hold, held: have.active, shippedWithoutStock: shippedShort },
+    });
+  } else {
+    await settleException(tx, 'oversell', lineKey, 'covered by stock');
+  }
+
+  if (want.restocked > have.restocked) {
+    const n = want.restocked - have.restocked;
+    const sources = await tx.query<{ sku_id: number; warehouse_id: number; per: number }>(sql`
+      SELECT DISTINCT ON (sku_id) sku_id, warehouse_id, units_per_line AS per FROM reservation
+      WHERE line_key = ${lineKey} AND status = 'consumed' ORDER BY sku_id, id`);
+    for (const s of sources) {
+      await inv.ledger.returnStock(
+        {
+          key: `${lineKey}:restock:${s.sku_id}:${(have.restocked + n) * s.per}`,
+          skuId: s.sku_id,
+          warehouseId: s.warehouse_id,
+          quantity: n * s.per,
+          reference: lineKey,
+          note: `return of order ${order.platformOrderId}`,
+        },
+        tx,
+      );
+    }
+    if (sources.length > 0) effects.push({ lineId, action: 'restock', quantity: n });
+  }
+  return effects;
+}

@@ -1,0 +1,197 @@
+import { z } from 'zod';
+import { sql } from '../db/sql.js';
+import { NotFoundError, ValidationError } from '../domain/errors.js';
+import { parseCanonicalOrder } from '../domain/order.js';
+import type { StockPolicy } from '../domain/order-stock.js';
+import type { Inventory } from '../inventory/index.js';
+import type { Tx } from '../inventory/tx.js';
+import { code, parseInput, positiveQty } from '../inventory/validation.js';
+import type { Logger } from '../log.js';
+import { type ApplyResult, applyOrder, type ShopPolicy } from './apply.js';
+import { raiseException } from './exceptions.js';
+import { claimDue, type InboxDelivery, markDone, markFailed, storeDelivery } from './inbox.js';
+
+export { lineKeyOf } from './apply.js';
+
+/** A shop as configured (config `shops[]`). */
+export interface ShopSettings extends StockPolicy {
+  id: string;
+  platform: string;
+  /** Warehouse codes, highest priority first. */
+  warehouses: readonly string[];
+  matchOuterId: boolean;
+}
+
+export interface OrdersOptions {
+  /** Attempts before an event is parked with its error. Default 8. */
+  maxAttempts?: number;
+  /** How long a claimed event stays hidden from other processors. Default 60000 ms. */
+  leaseMs?: number;
+  /** First retry delay; doubles per attempt, with jitter, capped at 10 min. Default 1000 ms. */
+  retryBaseMs?: number;
+}
+
+export interface BatchReport {
+  claimed: number;
+  applied: number;
+  retried: number;
+  parked: number;
+  results: (ApplyResult | { eventId: string; error: string })[];
+}
+
+const listingInput = z.strictObject({
+  shopId: z.string().min(1),
+  platformItemId: z.string().trim().min(1).max(128),
+  platformSkuId: z.string().trim().max(128).optional(),
+  sku: code,
+  unitsPerItem: positiveQty.optional(),
+});
+export type ListingInput = z.input<typeof listingInput>;
+
+/**
+ * The order intake (销): durable inbox, processing into canonical orders and stock effects,
+ * SKU mapping, exceptions. Every write of an order and its stock effects commits together.
+ */
+export class Orders {
+  private readonly shops: Map<string, ShopSettings>;
+  private readonly maxAttempts: number;
+  private readonly leaseMs: number;
+  private readonly retryBaseMs: number;
+
+  constructor(
+    private readonly inv: Inventory,
+    shops: readonly ShopSettings[],
+    private readonly log: Logger,
+    options: OrdersOptions = {},
+  ) {
+    this.shops = new Map(shops.map((s) => [s.id, s]));
+    this.maxAttempts = options.maxAttempts ?? 8;
+    this.leaseMs = options.leaseMs ?? 60_000;
+    this.retryBaseMs = options.retryBaseMs ?? 1000;
+  }
+
+  /** Records the configured shops (idempotent); call once at start-up. */
+  async registerShops(): Promise<void> {
+    const shops = [...this.shops.values()];
+    if (shops.length === 0) return;
+    await this.inv.transaction((tx) =>
+      tx.execute(sql`
+        INSERT INTO shop (id, platform) SELECT * FROM unnest(${shops.map((s) => s.id)}::text[], ${shops.map((s) => s.platform)}::text[])
+        ON CONFLICT (id) DO NOTHING`),
+    );
+  }
+
+  /** Stores a delivery durably (call before acknowledging it). Unknown shops are refused. */
+  async receive(delivery: InboxDelivery): Promise<{ id: string | null; duplicate: boolean }> {
+    if (!this.shops.has(delivery.shopId)) throw new NotFoundError('shop', [delivery.shopId]);
+    return this.inv.transaction((tx) => storeDelivery(tx, delivery));
+  }
+
+  /**
+   * Claims due inbox events and applies each in its own transaction. A malformed event is
+   * parked at once (retrying cannot fix it); other failures are retried with backoff and
+   * parked after `maxAttempts`, each parked event raising a `parked_event` exception.
+   */
+  async processBatch(limit = 50): Promise<BatchReport> {
+    const claimed = await this.inv.transaction((tx) => claimDue(tx, limit, this.leaseMs));
+    const report: BatchReport = { claimed: claimed.length, applied: 0, retried: 0, parked: 0, results: [] };
+    for (const event of claimed) {
+      try {
+        const result = await this.inv.transaction(async (tx) => {
+          const r = await this.applyPayload(tx, event.shopId, event.payload);
+          await markDone(tx, event.id);
+          return r;
+        });
+        report.applied++;
+        report.results.push(result);
+      } catch (err) {
+        const malformed = err instanceof ValidationError || err instanceof NotFoundError;
+        const park = malformed || event.attempts >= this.maxAttempts;
+        const message = (err as Error).message;
+        const delay =
+          Math.min(600_000, this.retryBaseMs * 2 ** (event.attempts - 1)) * (0.5 + Math.random() / 2);
+        await this.inv.transaction(async (tx) => {
+          await markFailed(tx, event.id, message, Math.round(delay), park);
+          if (park) {
+            await raiseException(tx, {
+              kind: 'parked_event',
+              subject: `inbox:${event.id}`,
+              shopId: event.shopId,
+              message: `inbox event ${event.id} parked after ${event.attempts} attempt(s): ${message}`,
+            });
+          }
+        });
+        if (park) report.parked++;
+        else report.retried++;
+        this.log.warn(
+          { eventId: event.id, shop: event.shopId, attempts: event.attempts, park, err },
+          'inbox event failed',
+        );
+        report.results.push({ eventId: event.id, error: message });
+      }
+    }
+    return report;
+  }
+
+  /** Maps a platform listing to a SKU, then re-applies the shop's orders waiting for a mapping. */
+  async putListing(input: ListingInput): Promise<{ listingId: number; reapplied: number }> {
+    const d = parseInput(listingInput, input, 'listing');
+    const shop = this.shopOf(d.shopId);
+    const listingId = await this.inv.transaction(async (tx) => {
+      const [sku] = await tx.query<{ id: number; kind: string }>(
+        sql`SELECT id, kind::text AS kind FROM sku WHERE code = ${d.sku}`,
+      );
+      if (!sku) throw new NotFoundError('sku', [d.sku]);
+      const [row] = await tx.query<{ id: number }>(sql`
+        INSERT INTO listing (shop_id, platform_item_id, platform_sku_id, sku_id, units_per_item)
+        VALUES (${shop.id}, ${d.platformItemId}, ${d.platformSkuId ?? ''}, ${sku.id}, ${d.unitsPerItem ?? 1})
+        ON CONFLICT (shop_id, platform_item_id, platform_sku_id) DO UPDATE
+          SET sku_id = EXCLUDED.sku_id, units_per_item = EXCLUDED.units_per_item, updated_at = now()
+        RETURNING id`);
+      return row!.id;
+    });
+    const waiting = await this.inv.transaction((tx) =>
+      tx.query<{ platform_order_id: string }>(sql`
+        SELECT DISTINCT platform_order_id FROM order_exception
+        WHERE kind = 'unmapped_sku' AND status = 'open' AND shop_id = ${shop.id}`),
+    );
+    for (const w of waiting) await this.reapply(shop.id, w.platform_order_id);
+    return { listingId, reapplied: waiting.length };
+  }
+
+  /** Applies the stored revision of an order again (after a mapping or stock change). */
+  async reapply(shopId: string, platformOrderId: string): Promise<ApplyResult> {
+    return this.inv.transaction(async (tx) => {
+      const [row] = await tx.query<{ data: unknown }>(sql`
+        SELECT data FROM sales_order WHERE shop_id = ${shopId} AND platform_order_id = ${platformOrderId}`);
+      if (!row) throw new NotFoundError('order', [`${shopId}:${platformOrderId}`]);
+      return this.applyPayload(tx, shopId, { order: row.data });
+    });
+  }
+
+  private async applyPayload(tx: Tx, shopId: string, payload: unknown): Promise<ApplyResult> {
+    const shop = this.shopOf(shopId);
+    const body = payload as { order?: unknown } | null;
+    const parsed = parseCanonicalOrder(body?.order);
+    if (!parsed.ok) throw parsed.error;
+    if (parsed.order.shopId !== shopId) {
+      throw new ValidationError(`order names shop ${parsed.order.shopId}, delivered to shop ${shopId}`);
+    }
+    return applyOrder(tx, this.inv, await this.policyOf(tx, shop), parsed.order);
+  }
+
+  private shopOf(id: string): ShopSettings {
+    const shop = this.shops.get(id);
+    if (!shop) throw new NotFoundError('shop', [id]);
+    return shop;
+  }
+
+  private async policyOf(tx: Tx, shop: ShopSettings): Promise<ShopPolicy> {
+    const rows = await tx.query<{ id: number; code: string }>(sql`
+      SELECT id, code FROM warehouse WHERE code = ANY(${[...shop.warehouses]}::text[]) AND active`);
+    const byCode = new Map(rows.map((r) => [r.code, r.id]));
+    const missing = shop.warehouses.filter((c) => !byCode.has(c));
+    if (missing.length > 0) throw new NotFoundError('warehouse', missing);
+    return { ...shop, warehouseIds: shop.warehouses.map((c) => byCode.get(c)!) };
+  }
+}

@@ -1,0 +1,50 @@
+import { sql } from '../db/sql.js';
+import type { OrderLine } from '../domain/order.js';
+import type { Tx } from '../inventory/tx.js';
+
+/** Where one order line's stock comes from. */
+export interface LineSku {
+  skuId: number;
+  /** Stock units per unit sold (a box of 6 sells 6). */
+  unitsPerItem: number;
+  via: 'listing' | 'outer_id';
+}
+
+/**
+ * Maps each line to an internal SKU: the listing (shop, item, variant) first, then, when the
+ * shop allows it, the line's 商家编码 (outer SKU id, else outer item id) as a SKU code.
+ * Lines that map to nothing are absent from the result. One query for the whole order.
+ */
+export async function mapLines(
+  tx: Tx,
+  shopId: string,
+  lines: readonly OrderLine[],
+  matchOuterId: boolean,
+): Promise<Map<string, LineSku>> {
+  const items = lines.map((l) => l.platformItemId);
+  const variants = lines.map((l) => l.platformSkuId ?? '');
+  const outer = lines.map((l) => (matchOuterId ? (l.outerSkuId ?? l.outerItemId ?? null) : null));
+  const rows = await tx.query<{
+    i: number;
+    sku_id: number | null;
+    units: number | null;
+    via: string | null;
+  }>(sql`
+    SELECT t.i::int AS i,
+           COALESCE(li.sku_id, s.id) AS sku_id,
+           CASE WHEN li.sku_id IS NOT NULL THEN li.units_per_item ELSE 1 END AS units,
+           CASE WHEN li.sku_id IS NOT NULL THEN 'listing' WHEN s.id IS NOT NULL THEN 'outer_id' END AS via
+    FROM unnest(${items}::text[], ${variants}::text[], ${outer}::text[]) WITH ORDINALITY AS t(item, variant, outer_code, i)
+    LEFT JOIN listing li ON li.shop_id = ${shopId} AND li.platform_item_id = t.item AND li.platform_sku_id = t.variant
+    LEFT JOIN sku s ON s.code = t.outer_code`);
+  const out = new Map<string, LineSku>();
+  for (const r of rows) {
+    if (r.sku_id === null || r.via === null) continue;
+    out.set(lines[r.i - 1]!.lineId, {
+      skuId: r.sku_id,
+      unitsPerItem: r.units ?? 1,
+      via: r.via as LineSku['via'],
+    });
+  }
+  return out;
+}
