@@ -17,6 +17,12 @@ export type RestockOn = 'receipt' | 'refund';
 export interface StockPolicy {
   reserveOn: ReserveOn;
   restockOn: RestockOn;
+  /**
+   * With `reserveOn: created`, how long an unpaid order may hold stock, counted from the
+   * platform's creation time (else its modified time). Later it holds nothing until paid, so
+   * abandoned carts give their units back. Unset: no expiry.
+   */
+  unpaidHoldMinutes?: number;
 }
 
 /**
@@ -44,13 +50,15 @@ export function shippedUnits(line: OrderLine, status: OrderStatus): number {
 
 /**
  * The stock targets of every line:
- * - a cancelled order holds nothing; a `paid`-policy shop holds nothing while payment is pending;
+ * - a cancelled order holds nothing; a `paid`-policy shop holds nothing while payment is pending,
+ *   nor a `created`-policy shop once the unpaid hold expired (at `now`);
  * - refunded units without goods coming back free unshipped units first (a refund before
  *   shipment); once everything shipped they change no stock (the buyer keeps the goods);
  * - returned units (goods back, per `restockOn`) restock at most what shipped.
  * Closed (refused, withdrawn) and merely requested refunds change nothing.
  */
-export function lineStockTargets(order: CanonicalOrder, policy: StockPolicy): LineStockTarget[] {
+export function lineStockTargets(order: CanonicalOrder, policy: StockPolicy, now?: Date): LineStockTarget[] {
+  const waiting = order.status === 'pending_payment' && (policy.reserveOn === 'paid' || unpaidHoldExpired(order, policy, now));
   return order.lines.map((line) => {
     const shipped = shippedUnits(line, order.status);
     let refundedNoReturn = 0;
@@ -64,8 +72,15 @@ export function lineStockTargets(order: CanonicalOrder, policy: StockPolicy): Li
       else if (r.status === 'succeeded' && r.goodsReturn === 'none') refundedNoReturn += r.quantity;
     }
     const unshipped = line.quantity - shipped;
-    const waiting = order.status === 'pending_payment' && policy.reserveOn === 'paid';
     const hold = order.status === 'cancelled' || waiting ? 0 : Math.max(0, unshipped - refundedNoReturn);
     return { lineId: line.lineId, hold, shipped, restocked: Math.min(returned, shipped) };
   });
+}
+
+/** True when an unpaid order has held stock longer than the policy allows at `now`. */
+export function unpaidHoldExpired(order: CanonicalOrder, policy: StockPolicy, now: Date | undefined): boolean {
+  if (policy.unpaidHoldMinutes === undefined || now === undefined) return false;
+  const since = order.platformCreatedAt ?? order.platformModifiedAt;
+  if (since === undefined) return false;
+  return now.getTime() - Date.parse(since) >= policy.unpaidHoldMinutes * 60_000;
 }

@@ -53,6 +53,8 @@ export async function applyOrder(
   inv: Inventory,
   shop: ShopPolicy,
   incoming: CanonicalOrder,
+  /** The time unpaid holds expire against (see StockPolicy.unpaidHoldMinutes); unset: never. */
+  now?: Date,
 ): Promise<ApplyResult> {
   if (incoming.shopId !== shop.id)
     throw new RangeError(`order of shop ${incoming.shopId} applied to shop ${shop.id}`);
@@ -89,7 +91,7 @@ export async function applyOrder(
   await storeLines(tx, row.id, order, amounts.lines, skus);
 
   const effects: StockEffect[] = [];
-  const targets = lineStockTargets(order, shop);
+  const targets = lineStockTargets(order, shop, now);
   for (const target of targets) {
     const line = order.lines.find((l) => l.lineId === target.lineId)!;
     const lineKey = lineKeyOf(shop.id, order.platformOrderId, line.lineId);

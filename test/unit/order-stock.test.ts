@@ -109,3 +109,25 @@ describe('lineStockTargets', () => {
     ).toThrow(/shippedQuantity \(2\) exceeds quantity \(1\)/);
   });
 });
+
+describe('unpaid hold expiry', () => {
+  const policy: StockPolicy = { reserveOn: 'created', restockOn: 'receipt', unpaidHoldMinutes: 30 };
+  const unpaid = order({ status: 'pending_payment', platformCreatedAt: '2026-11-11T00:00:00Z' });
+
+  it('an unpaid order holds stock until its hold expires, then nothing', () => {
+    const at = (iso: string) => lineStockTargets(unpaid, policy, new Date(iso)).map((t) => t.hold);
+    expect(at('2026-11-11T00:29:59Z')).toEqual([3, 1]);
+    expect(at('2026-11-11T00:30:00Z')).toEqual([0, 0]);
+  });
+
+  it('payment after expiry holds again; no clock or no limit means no expiry', () => {
+    const paid = order({ status: 'paid', platformCreatedAt: '2026-11-11T00:00:00Z' });
+    expect(lineStockTargets(paid, policy, new Date('2026-11-12T00:00:00Z')).map((t) => t.hold)).toEqual([3, 1]);
+    expect(lineStockTargets(unpaid, policy).map((t) => t.hold)).toEqual([3, 1]);
+    expect(
+      lineStockTargets(unpaid, { reserveOn: 'created', restockOn: 'receipt' }, new Date('2027-01-01T00:00:00Z')).map(
+        (t) => t.hold,
+      ),
+    ).toEqual([3, 1]);
+  });
+});
