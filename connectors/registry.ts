@@ -8,8 +8,9 @@
  */
 import type { RegisteredConnector } from './contract.js';
 import { shopify } from './shopify/index.js';
+import { taobao } from './taobao/index.js';
 
-export const connectors: readonly RegisteredConnector[] = [shopify];
+export const connectors: readonly RegisteredConnector[] = [shopify, taobao];
 
 /** The entry with this id, or undefined. */
 export function findConnector(id: string): RegisteredConnector | undefined {

@@ -11,7 +11,9 @@ import { type Db, openDatabase } from './db/client.js';
 import { migrate } from './db/migrate.js';
 import { createInventory, type Inventory } from './inventory/index.js';
 import type { Logger } from './log.js';
+import { Orders } from './orders/index.js';
 import { adminApi } from './server/admin-inventory.js';
+import { ordersRouter } from './server/admin-orders.js';
 import { type AppEnv, type Clock, createApp, type MountedRouter } from './server/app.js';
 
 export interface DaemonOptions {
@@ -25,6 +27,8 @@ export interface Daemon {
   readonly url: string;
   readonly db: Db;
   readonly inventory: Inventory;
+  /** The order intake for `config.shops` (no background processing yet; see POST /api/inbox/process). */
+  readonly orders: Orders;
   readonly app: Hono<AppEnv>;
   /**
    * Graceful stop: refuse new connections, let in-flight requests finish for up to
@@ -34,10 +38,11 @@ export interface Daemon {
 }
 
 /**
- * Opens the database, applies pending migrations, and listens on `server.host:server.port`,
- * serving the admin API at `/api` (bearer auth when `admin.token` is set; without a token only
- * on a loopback host: loadConfig refuses anything else, and so does this function for a config
- * built by hand).
+ * Opens the database, applies pending migrations, records `config.shops`, and listens on
+ * `server.host:server.port`, serving the admin API (inventory and orders) at `/api` (bearer auth
+ * when `admin.token` is set; without a token only on a loopback host: loadConfig refuses
+ * anything else, and so does this function for a config built by hand). The inbox is not
+ * processed in the background yet (the sync engine will schedule it).
  * Logs one line `stockd listening on <url> (database: <kind>)` with `url` and `database` fields.
  * On failure everything opened so far is closed again before the error is rethrown.
  */
@@ -60,6 +65,10 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
       lockTimeoutMs: config.inventory.lockTimeoutMs,
       concurrency: db.kind === 'postgres' ? config.database.poolSize : 1,
     });
+    const orders = new Orders(inventory, config.shops, log.child({ component: 'orders' }));
+    await orders.registerShops();
+    const api = adminApi({ inventory, token: config.admin.token });
+    api.route('/', ordersRouter(orders));
 
     let draining = false;
     const app = createApp({
@@ -68,10 +77,7 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
       clock: options.clock,
       bodyLimitBytes: config.server.bodyLimitBytes,
       isDraining: () => draining,
-      routes: [
-        { path: '/api', router: adminApi({ inventory, token: config.admin.token }) },
-        ...(options.routes ?? []),
-      ],
+      routes: [{ path: '/api', router: api }, ...(options.routes ?? [])],
     });
     server = await listen(app, config.server.host, config.server.port);
     const url = baseUrl(server.address() as AddressInfo);
@@ -116,6 +122,7 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
       url,
       db,
       inventory,
+      orders,
       app,
       stop: () => {
         stopping ??= shutdown();

@@ -24,7 +24,7 @@ export class NotFoundError extends DomainError {
   override readonly name = 'NotFoundError';
   readonly code = 'not_found';
   constructor(
-    readonly entity: 'sku' | 'warehouse' | 'reservation' | 'shop' | 'order',
+    readonly entity: 'sku' | 'warehouse' | 'reservation' | 'shop' | 'order' | 'exception' | 'inbox_event',
     readonly refs: (string | number)[],
   ) {
     super(`unknown ${entity}${refs.length > 1 ? 's' : ''}: ${refs.join(', ')}`);
@@ -73,6 +73,16 @@ export class BundleCycleError extends DomainError {
 export class StockConflictError extends DomainError {
   override readonly name = 'StockConflictError';
   readonly code = 'stock_conflict';
+}
+
+/**
+ * The request conflicts with the current state of what it names, not with stock: e.g. resolving
+ * an exception that is already resolved, retrying an inbox event that is not parked. Nothing was
+ * written. Answered 409 `conflict`.
+ */
+export class ConflictError extends DomainError {
+  override readonly name = 'ConflictError';
+  readonly code = 'conflict';
 }
 
 /**

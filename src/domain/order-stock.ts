@@ -58,7 +58,9 @@ export function shippedUnits(line: OrderLine, status: OrderStatus): number {
  * Closed (refused, withdrawn) and merely requested refunds change nothing.
  */
 export function lineStockTargets(order: CanonicalOrder, policy: StockPolicy, now?: Date): LineStockTarget[] {
-  const waiting = order.status === 'pending_payment' && (policy.reserveOn === 'paid' || unpaidHoldExpired(order, policy, now));
+  const waiting =
+    order.status === 'pending_payment' &&
+    (policy.reserveOn === 'paid' || unpaidHoldExpired(order, policy, now));
   return order.lines.map((line) => {
     const shipped = shippedUnits(line, order.status);
     let refundedNoReturn = 0;
@@ -78,7 +80,11 @@ export function lineStockTargets(order: CanonicalOrder, policy: StockPolicy, now
 }
 
 /** True when an unpaid order has held stock longer than the policy allows at `now`. */
-export function unpaidHoldExpired(order: CanonicalOrder, policy: StockPolicy, now: Date | undefined): boolean {
+export function unpaidHoldExpired(
+  order: CanonicalOrder,
+  policy: StockPolicy,
+  now: Date | undefined,
+): boolean {
   if (policy.unpaidHoldMinutes === undefined || now === undefined) return false;
   const since = order.platformCreatedAt ?? order.platformModifiedAt;
   if (since === undefined) return false;

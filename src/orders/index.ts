@@ -10,8 +10,19 @@ import type { Logger } from '../log.js';
 import { type ApplyResult, applyOrder, type ShopPolicy } from './apply.js';
 import { raiseException } from './exceptions.js';
 import { claimDue, type InboxDelivery, markDone, markFailed, storeDelivery } from './inbox.js';
+import * as queries from './queries.js';
 
 export { lineKeyOf } from './apply.js';
+export type {
+  ExceptionView,
+  InboxCounts,
+  ListExceptionsInput,
+  ListOrdersInput,
+  OrderDetail,
+  OrderLineView,
+  OrderSummary,
+  Page,
+} from './queries.js';
 
 /** A shop as configured (config `shops[]`). */
 export interface ShopSettings extends StockPolicy {
@@ -131,6 +142,49 @@ export class Orders {
       }
     }
     return report;
+  }
+
+  /**
+   * Stores an order entered by hand (source `manual`) after checking it is a valid canonical
+   * order, so a malformed one is refused (ValidationError) and never reaches the inbox. `key`
+   * (optional) dedupes repeated submissions; default: a hash of the order.
+   */
+  async submitOrder(input: unknown, key?: string): Promise<{ id: string | null; duplicate: boolean }> {
+    const parsed = parseCanonicalOrder(input);
+    if (!parsed.ok) throw parsed.error;
+    return this.receive({
+      shopId: parsed.order.shopId,
+      source: 'manual',
+      dedupeKey: key === undefined ? undefined : `manual:${key}`,
+      payload: { order: input },
+    });
+  }
+
+  // Reads and operator actions (SQL in ./queries.ts).
+
+  listOrders(q: queries.ListOrdersInput = {}): Promise<queries.Page<queries.OrderSummary>> {
+    return this.inv.transaction((tx) => queries.listOrders(tx, q));
+  }
+
+  getOrder(shopId: string, platformOrderId: string): Promise<queries.OrderDetail> {
+    return this.inv.transaction((tx) => queries.getOrder(tx, shopId, platformOrderId));
+  }
+
+  listExceptions(q: queries.ListExceptionsInput = {}): Promise<queries.Page<queries.ExceptionView>> {
+    return this.inv.transaction((tx) => queries.listExceptions(tx, q));
+  }
+
+  resolveException(id: string, resolution: string): Promise<queries.ExceptionView> {
+    return this.inv.transaction((tx) => queries.resolveException(tx, id, resolution));
+  }
+
+  /** Sends a parked inbox event round again (attempts reset) and resolves its exception. */
+  retryParked(eventId: string): Promise<{ id: string; status: 'pending' }> {
+    return this.inv.transaction((tx) => queries.retryParked(tx, eventId));
+  }
+
+  inboxCounts(): Promise<queries.InboxCounts> {
+    return this.inv.transaction((tx) => queries.inboxCounts(tx));
   }
 
   /** Maps a platform listing to a SKU, then re-applies the shop's orders waiting for a mapping. */

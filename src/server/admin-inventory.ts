@@ -13,9 +13,7 @@
  */
 import { type Context, Hono } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
-import { HTTPException } from 'hono/http-exception';
 import { z } from 'zod';
-import { ValidationError } from '../domain/errors.js';
 import type { ResolvedRefs, SkuView } from '../inventory/catalog.js';
 import type {
   Inventory,
@@ -33,6 +31,7 @@ import {
   positiveQty,
 } from '../inventory/validation.js';
 import type { AppEnv } from './app.js';
+import { readJson } from './json-body.js';
 
 const name = z.string().trim().min(1).max(500);
 const text = z.string().trim().max(500).nullish();
@@ -353,32 +352,6 @@ export function inventoryRouter(inv: Inventory): Hono<AppEnv> {
   });
 
   return r;
-}
-
-/**
- * The request body as JSON. Why insist on the content type: a browser may send a cross-site
- * `text/plain` POST without asking first (no CORS preflight), which matters while `/api` runs
- * without a token on loopback; `application/json` always needs a preflight, which we never grant.
- */
-async function readJson(c: Context<AppEnv>): Promise<unknown> {
-  const type = c.req.header('content-type') ?? '';
-  if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type)) {
-    throw new HTTPException(415, {
-      message: `expected content-type: application/json, got ${type === '' ? 'none' : JSON.stringify(type)}`,
-    });
-  }
-  const raw = await c.req.text();
-  if (raw.trim() === '') {
-    throw new ValidationError('request body is empty; expected a JSON object', [
-      '(body): expected a JSON object',
-    ]);
-  }
-  try {
-    return JSON.parse(raw);
-  } catch (err) {
-    const problem = `malformed JSON: ${(err as Error).message}`;
-    throw new ValidationError(problem, [`(body): ${problem}`]);
-  }
 }
 
 function pathCode(c: Context<AppEnv>, what: string): string {

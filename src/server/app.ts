@@ -23,6 +23,7 @@ import { type MigrationFile, pendingMigrations, readMigrations } from '../db/mig
 import {
   BundleCycleError,
   BusyError,
+  ConflictError,
   DomainError,
   IdempotencyConflictError,
   InsufficientStockError,
@@ -199,7 +200,7 @@ export function domainErrorResponse(
     return { status: 409, body: { ...body, shortfalls } };
   }
   if (err instanceof IdempotencyConflictError) return { status: 409, body: { ...body, key: err.key } };
-  if (err instanceof StockConflictError) return { status: 409, body };
+  if (err instanceof StockConflictError || err instanceof ConflictError) return { status: 409, body };
   if (err instanceof BundleCycleError) return { status: 422, body: { ...body, path: err.path } };
   if (err instanceof BusyError) return { status: 503, body, headers: { 'retry-after': '1' } };
   return { status: 422, body };

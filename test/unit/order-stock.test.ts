@@ -122,12 +122,16 @@ describe('unpaid hold expiry', () => {
 
   it('payment after expiry holds again; no clock or no limit means no expiry', () => {
     const paid = order({ status: 'paid', platformCreatedAt: '2026-11-11T00:00:00Z' });
-    expect(lineStockTargets(paid, policy, new Date('2026-11-12T00:00:00Z')).map((t) => t.hold)).toEqual([3, 1]);
+    expect(lineStockTargets(paid, policy, new Date('2026-11-12T00:00:00Z')).map((t) => t.hold)).toEqual([
+      3, 1,
+    ]);
     expect(lineStockTargets(unpaid, policy).map((t) => t.hold)).toEqual([3, 1]);
     expect(
-      lineStockTargets(unpaid, { reserveOn: 'created', restockOn: 'receipt' }, new Date('2027-01-01T00:00:00Z')).map(
-        (t) => t.hold,
-      ),
+      lineStockTargets(
+        unpaid,
+        { reserveOn: 'created', restockOn: 'receipt' },
+        new Date('2027-01-01T00:00:00Z'),
+      ).map((t) => t.hold),
     ).toEqual([3, 1]);
   });
 });
