@@ -99,6 +99,11 @@ const shopSchema = z.strictObject({
     .min(1, { error: 'expected at least one warehouse code' }),
   /** `paid` (付款减库存, default): orders take stock once paid; `created` (拍下减库存): at once. */
   reserveOn: z.enum(['created', 'paid'], { error: 'expected created or paid' }).default('paid'),
+  /**
+   * With `reserveOn: created`: minutes an unpaid order may hold stock before it is given back
+   * (payment reserves again). Default unset: no expiry.
+   */
+  unpaidHoldMinutes: intIn(1, 7 * 24 * 60).optional(),
   /** `receipt` (default): returned goods restock when received; `refund`: when the refund succeeds. */
   restockOn: z.enum(['receipt', 'refund'], { error: 'expected receipt or refund' }).default('receipt'),
   /** When no listing maps a line, use its 商家编码 (outer SKU id) as the SKU code. Default true. */

@@ -65,7 +65,9 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
       lockTimeoutMs: config.inventory.lockTimeoutMs,
       concurrency: db.kind === 'postgres' ? config.database.poolSize : 1,
     });
-    const orders = new Orders(inventory, config.shops, log.child({ component: 'orders' }));
+    const orders = new Orders(inventory, config.shops, log.child({ component: 'orders' }), {
+      clock: options.clock,
+    });
     await orders.registerShops();
     const api = adminApi({ inventory, token: config.admin.token });
     api.route('/', ordersRouter(orders));

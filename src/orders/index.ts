@@ -11,6 +11,7 @@ import { type ApplyResult, applyOrder, type ShopPolicy } from './apply.js';
 import { raiseException } from './exceptions.js';
 import { claimDue, type InboxDelivery, markDone, markFailed, storeDelivery } from './inbox.js';
 import * as queries from './queries.js';
+import { findExpiredHolds } from './queries.js';
 
 export { lineKeyOf } from './apply.js';
 export type {
@@ -34,6 +35,8 @@ export interface ShopSettings extends StockPolicy {
 }
 
 export interface OrdersOptions {
+  /** The time unpaid holds expire against. Default: the system clock. */
+  clock?: { now(): Date };
   /** Attempts before an event is parked with its error. Default 8. */
   maxAttempts?: number;
   /** How long a claimed event stays hidden from other processors. Default 60000 ms. */
@@ -68,6 +71,7 @@ export class Orders {
   private readonly maxAttempts: number;
   private readonly leaseMs: number;
   private readonly retryBaseMs: number;
+  private readonly clock: { now(): Date };
 
   constructor(
     private readonly inv: Inventory,
@@ -79,6 +83,27 @@ export class Orders {
     this.maxAttempts = options.maxAttempts ?? 8;
     this.leaseMs = options.leaseMs ?? 60_000;
     this.retryBaseMs = options.retryBaseMs ?? 1000;
+    this.clock = options.clock ?? { now: () => new Date() };
+  }
+
+  /**
+   * Gives back the stock of unpaid orders whose hold expired (shops with `reserveOn: created`
+   * and `unpaidHoldMinutes`): each such order still holding stock is applied again, and its
+   * targets now hold nothing. Payment later reserves again. Returns the orders released.
+   * Meant for a periodic job.
+   */
+  async expireUnpaid(): Promise<number> {
+    let released = 0;
+    for (const shop of this.shops.values()) {
+      if (shop.reserveOn !== 'created' || shop.unpaidHoldMinutes === undefined) continue;
+      const cutoff = new Date(this.clock.now().getTime() - shop.unpaidHoldMinutes * 60_000);
+      const due = await this.inv.transaction((tx) => findExpiredHolds(tx, shop.id, cutoff));
+      for (const id of due) {
+        const r = await this.reapply(shop.id, id);
+        if (r.effects.some((e) => e.action === 'release')) released++;
+      }
+    }
+    return released;
   }
 
   /** Records the configured shops (idempotent); call once at start-up. */
@@ -231,7 +256,7 @@ export class Orders {
     if (parsed.order.shopId !== shopId) {
       throw new ValidationError(`order names shop ${parsed.order.shopId}, delivered to shop ${shopId}`);
     }
-    return applyOrder(tx, this.inv, await this.policyOf(tx, shop), parsed.order);
+    return applyOrder(tx, this.inv, await this.policyOf(tx, shop), parsed.order, this.clock.now());
   }
 
   private shopOf(id: string): ShopSettings {

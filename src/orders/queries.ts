@@ -461,3 +461,17 @@ export async function inboxCounts(tx: Tx): Promise<InboxCounts> {
     oldestPendingAt: iso(r!.oldest),
   };
 }
+
+/** Unpaid orders of `shopId` created before `cutoff` that still hold stock (at most 500 per call). */
+export async function findExpiredHolds(tx: Tx, shopId: string, cutoff: Date): Promise<string[]> {
+  const rows = await tx.query<{ id: string }>(sql`
+    SELECT o.platform_order_id AS id FROM sales_order o
+    WHERE o.shop_id = ${shopId} AND o.status = 'pending_payment'
+      AND COALESCE((o.data->>'platformCreatedAt')::timestamptz, o.platform_modified_at) <= ${cutoff.toISOString()}::timestamptz
+      AND EXISTS (
+        SELECT 1 FROM sales_order_line l JOIN reservation r
+          ON r.line_key = o.shop_id || ':' || o.platform_order_id || ':' || l.line_id AND r.status = 'active'
+        WHERE l.order_id = o.id)
+    ORDER BY o.id LIMIT 500`);
+  return rows.map((r) => r.id);
+}
