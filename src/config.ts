@@ -108,6 +108,12 @@ const shopSchema = z.strictObject({
   restockOn: z.enum(['receipt', 'refund'], { error: 'expected receipt or refund' }).default('receipt'),
   /** When no listing maps a line, use its 商家编码 (outer SKU id) as the SKU code. Default true. */
   matchOuterId: z.boolean({ error: 'expected true or false' }).default(true),
+  /**
+   * The marketplace connector's settings (credentials, endpoints), checked at start-up against
+   * the platform's schema (connectors/<platform>/config.ts). Unset: the shop has no connector
+   * (no webhooks; orders only by hand).
+   */
+  connector: z.record(z.string(), z.unknown(), { error: 'expected an object' }).optional(),
 });
 
 /** What Hono's bearer auth accepts as a token (RFC 6750 `b64token`); anything else could never match. */

@@ -14,7 +14,9 @@ import type { Logger } from './log.js';
 import { Orders } from './orders/index.js';
 import { adminApi } from './server/admin-inventory.js';
 import { ordersRouter } from './server/admin-orders.js';
-import { type AppEnv, type Clock, createApp, type MountedRouter } from './server/app.js';
+import { type AppEnv, type Clock, createApp, type MountedRouter, systemClock } from './server/app.js';
+import { webhookRouter } from './server/webhooks.js';
+import { createShopConnectors } from './sync/shop-connectors.js';
 
 export interface DaemonOptions {
   clock?: Clock;
@@ -65,8 +67,18 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
       lockTimeoutMs: config.inventory.lockTimeoutMs,
       concurrency: db.kind === 'postgres' ? config.database.poolSize : 1,
     });
+    const shopConnectors = createShopConnectors(
+      config.shops,
+      log.child({ component: 'connector' }),
+      options.clock ?? systemClock,
+    );
     const orders = new Orders(inventory, config.shops, log.child({ component: 'orders' }), {
       clock: options.clock,
+      fetchOrder: async (shopId, platformOrderId) => {
+        const sc = shopConnectors.get(shopId);
+        if (!sc) throw new Error(`shop ${shopId} has no connector`);
+        return sc.connector.fetchOrder(platformOrderId);
+      },
     });
     await orders.registerShops();
     const api = adminApi({ inventory, token: config.admin.token });
@@ -79,7 +91,11 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
       clock: options.clock,
       bodyLimitBytes: config.server.bodyLimitBytes,
       isDraining: () => draining,
-      routes: [{ path: '/api', router: api }, ...(options.routes ?? [])],
+      routes: [
+        { path: '/api', router: api },
+        { path: '/webhooks', router: webhookRouter({ orders, shops: shopConnectors }) },
+        ...(options.routes ?? []),
+      ],
     });
     server = await listen(app, config.server.host, config.server.port);
     const url = baseUrl(server.address() as AddressInfo);

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { sql } from '../db/sql.js';
 import { NotFoundError, ValidationError } from '../domain/errors.js';
-import { parseCanonicalOrder } from '../domain/order.js';
+import { type CanonicalOrderInput, parseCanonicalOrder } from '../domain/order.js';
 import type { StockPolicy } from '../domain/order-stock.js';
 import type { Inventory } from '../inventory/index.js';
 import type { Tx } from '../inventory/tx.js';
@@ -35,6 +35,11 @@ export interface ShopSettings extends StockPolicy {
 }
 
 export interface OrdersOptions {
+  /**
+   * Reads one order from its platform, for inbox events that are re-fetch hints (webhooks that
+   * say "order X changed" without the order). Unset: such events fail and are retried.
+   */
+  fetchOrder?: (shopId: string, platformOrderId: string) => Promise<CanonicalOrderInput | null>;
   /** The time unpaid holds expire against. Default: the system clock. */
   clock?: { now(): Date };
   /** Attempts before an event is parked with its error. Default 8. */
@@ -72,6 +77,7 @@ export class Orders {
   private readonly leaseMs: number;
   private readonly retryBaseMs: number;
   private readonly clock: { now(): Date };
+  private readonly fetchOrder: OrdersOptions['fetchOrder'];
 
   constructor(
     private readonly inv: Inventory,
@@ -84,6 +90,7 @@ export class Orders {
     this.leaseMs = options.leaseMs ?? 60_000;
     this.retryBaseMs = options.retryBaseMs ?? 1000;
     this.clock = options.clock ?? { now: () => new Date() };
+    this.fetchOrder = options.fetchOrder;
   }
 
   /**
@@ -119,8 +126,21 @@ export class Orders {
 
   /** Stores a delivery durably (call before acknowledging it). Unknown shops are refused. */
   async receive(delivery: InboxDelivery): Promise<{ id: string | null; duplicate: boolean }> {
-    if (!this.shops.has(delivery.shopId)) throw new NotFoundError('shop', [delivery.shopId]);
-    return this.inv.transaction((tx) => storeDelivery(tx, delivery));
+    const [stored] = await this.receiveAll([delivery]);
+    return stored!;
+  }
+
+  /** Stores several deliveries in one transaction: all of them or none. */
+  async receiveAll(
+    deliveries: readonly InboxDelivery[],
+  ): Promise<{ id: string | null; duplicate: boolean }[]> {
+    const unknown = deliveries.map((d) => d.shopId).filter((id) => !this.shops.has(id));
+    if (unknown.length > 0) throw new NotFoundError('shop', [...new Set(unknown)]);
+    return this.inv.transaction(async (tx) => {
+      const out: { id: string | null; duplicate: boolean }[] = [];
+      for (const d of deliveries) out.push(await storeDelivery(tx, d));
+      return out;
+    });
   }
 
   /**
@@ -133,8 +153,10 @@ export class Orders {
     const report: BatchReport = { claimed: claimed.length, applied: 0, retried: 0, parked: 0, results: [] };
     for (const event of claimed) {
       try {
+        // A re-fetch hint reads the order from the platform first, outside any transaction.
+        const payload = await this.resolveHint(event.shopId, event.payload);
         const result = await this.inv.transaction(async (tx) => {
-          const r = await this.applyPayload(tx, event.shopId, event.payload);
+          const r = await this.applyPayload(tx, event.shopId, payload);
           await markDone(tx, event.id);
           return r;
         });
@@ -246,6 +268,16 @@ export class Orders {
       if (!row) throw new NotFoundError('order', [`${shopId}:${platformOrderId}`]);
       return this.applyPayload(tx, shopId, { order: row.data });
     });
+  }
+
+  private async resolveHint(shopId: string, payload: unknown): Promise<unknown> {
+    const hint = payload as { refetch?: unknown } | null;
+    if (typeof hint?.refetch !== 'string') return payload;
+    if (!this.fetchOrder)
+      throw new Error(`shop ${shopId} has no connector to re-fetch order ${hint.refetch}`);
+    const order = await this.fetchOrder(shopId, hint.refetch);
+    if (!order) throw new NotFoundError('order', [`${shopId}:${hint.refetch} (not found on the platform)`]);
+    return { order: { ...order, shopId } };
   }
 
   private async applyPayload(tx: Tx, shopId: string, payload: unknown): Promise<ApplyResult> {

@@ -1,0 +1,68 @@
+import { Hono } from 'hono';
+import type { RawHeaders } from '../../connectors/contract.js';
+import type { InboxDelivery } from '../orders/inbox.js';
+import type { Orders } from '../orders/index.js';
+import type { ShopConnector } from '../sync/shop-connectors.js';
+import { type AppEnv, errorBody } from './app.js';
+
+/**
+ * `POST /webhooks/:platform/:shopId`: marketplace webhooks and push messages.
+ *
+ * The raw bytes go to the shop's connector, which verifies the signature in constant time and
+ * parses them; a rejected delivery gets the connector's status (401 bad signature, 400, 413)
+ * and nothing is stored. An accepted one is written to the inbox (all its events in one
+ * transaction, deduplicated by the platform's delivery id) before the reply, which is what
+ * the platform expects (`descriptor.webhook.ack`). Processing happens later, off the request.
+ * Orders from a webhook carry the configured shop id, whatever the platform calls the shop.
+ */
+export function webhookRouter(deps: { orders: Orders; shops: ReadonlyMap<string, ShopConnector> }) {
+  const r = new Hono<AppEnv>();
+  r.post('/:platform/:shopId', async (c) => {
+    const { platform, shopId } = c.req.param();
+    const sc = deps.shops.get(shopId);
+    if (!sc || sc.registered.descriptor.id !== platform) {
+      return c.json(
+        errorBody(c.get('requestId'), 'not_found', `no ${platform} shop ${shopId} is configured`),
+        404,
+      );
+    }
+    const body = new Uint8Array(await c.req.arrayBuffer());
+    const headers: RawHeaders = {};
+    c.req.raw.headers.forEach((value, name) => {
+      headers[name] = value;
+    });
+    const result = sc.connector.parseWebhook({ headers, body });
+    if (!result.ok) {
+      c.get('log').warn({ shop: shopId, status: result.status, error: result.error }, 'webhook rejected');
+      return c.json(errorBody(c.get('requestId'), 'webhook_rejected', result.error), result.status);
+    }
+    const many = result.events.length > 1;
+    const deliveries: InboxDelivery[] = result.events.map((e, i) => ({
+      shopId,
+      source: 'webhook',
+      dedupeKey: many ? `${result.dedupeKey}#${i}` : result.dedupeKey,
+      topic: result.topic ?? null,
+      payload:
+        e.kind === 'order'
+          ? { order: { ...e.order, shopId } }
+          : { refetch: e.platformOrderId, reason: e.reason ?? null },
+    }));
+    const stored = await deps.orders.receiveAll(deliveries);
+    c.get('log').info(
+      {
+        shop: shopId,
+        topic: result.topic,
+        events: deliveries.length,
+        duplicates: stored.filter((s) => s.duplicate).length,
+      },
+      'webhook stored',
+    );
+    const ack = sc.registered.descriptor.webhook.ack;
+    return c.body(
+      ack.body ?? '',
+      ack.status as 200,
+      ack.contentType ? { 'content-type': ack.contentType } : {},
+    );
+  });
+  return r;
+}
