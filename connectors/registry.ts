@@ -7,10 +7,21 @@
  * The contract tests (`connectors/contract.test.ts`) pick it up automatically.
  */
 import type { RegisteredConnector } from './contract.js';
+import { douyin } from './douyin/index.js';
+import { jd } from './jd/index.js';
+import { pinduoduo } from './pinduoduo/index.js';
 import { shopify } from './shopify/index.js';
 import { taobao } from './taobao/index.js';
+import { woocommerce } from './woocommerce/index.js';
 
-export const connectors: readonly RegisteredConnector[] = [shopify, taobao];
+export const connectors: readonly RegisteredConnector[] = [
+  shopify,
+  taobao,
+  douyin,
+  pinduoduo,
+  woocommerce,
+  jd,
+];
 
 /** The entry with this id, or undefined. */
 export function findConnector(id: string): RegisteredConnector | undefined {

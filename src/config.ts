@@ -17,6 +17,7 @@
  * `true` and "" into 0 (port 0 = a random port). A blank env var is an error, not "unset".
  */
 import { readFileSync } from 'node:fs';
+import cron from 'node-cron';
 import { z } from 'zod';
 import { platformSchema } from './domain/order.js';
 
@@ -116,6 +117,24 @@ const shopSchema = z.strictObject({
   connector: z.record(z.string(), z.unknown(), { error: 'expected an object' }).optional(),
 });
 
+const cronExpression = (what: string) =>
+  z.string({ error: `expected a node-cron expression for ${what}` }).refine((v) => cron.validate(v), {
+    error: `expected a valid node-cron expression (6 fields with seconds)`,
+  });
+
+const syncSchema = z.strictObject({
+  /** Run the inbox worker and the scheduled jobs in this process. Default true. */
+  enabled: z.boolean({ error: 'expected true or false' }).default(true),
+  /** When every shop with a connector is pulled. Default every 30 s (`*\/30 * * * * *`). */
+  pullCron: cronExpression('sync.pullCron').default('*/30 * * * * *'),
+  /** When unpaid holds are checked for expiry. Default every minute (`0 * * * * *`). */
+  expiryCron: cronExpression('sync.expiryCron').default('0 * * * * *'),
+  /** A shop's pull lease: one replica pulls it at a time; a dead one's lease runs out. Default 90000 ms. */
+  leaseMs: intIn(1000, 3_600_000).default(90_000),
+  /** Inbox worker sleep when idle (a delivery wakes it at once). Default 500 ms. */
+  inboxIdleMs: intIn(10, 60_000).default(500),
+});
+
 /** What Hono's bearer auth accepts as a token (RFC 6750 `b64token`); anything else could never match. */
 const BEARER_TOKEN_RE = /^[A-Za-z0-9._~+/-]+=*$/;
 const ADMIN_TOKEN_EXPECTED = 'expected at least 16 characters of A-Z a-z 0-9 . _ ~ + / - (then optional =)';
@@ -166,6 +185,7 @@ export const configSchema = z
     log: logSchema.prefault({}),
     shutdown: shutdownSchema.prefault({}),
     inventory: inventorySchema.prefault({}),
+    sync: syncSchema.prefault({}),
     /** Connected shops. Default none. */
     shops: z
       .array(shopSchema)

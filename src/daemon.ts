@@ -16,6 +16,8 @@ import { adminApi } from './server/admin-inventory.js';
 import { ordersRouter } from './server/admin-orders.js';
 import { type AppEnv, type Clock, createApp, type MountedRouter, systemClock } from './server/app.js';
 import { webhookRouter } from './server/webhooks.js';
+import { InboxWorker } from './sync/inbox-worker.js';
+import { Scheduler } from './sync/scheduler.js';
 import { createShopConnectors } from './sync/shop-connectors.js';
 
 export interface DaemonOptions {
@@ -60,6 +62,7 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
   }
   const db = await openDatabase(config.database.url, { poolSize: config.database.poolSize });
   let server: Server | undefined;
+  let stopSync: () => Promise<void> = async () => {};
   try {
     const report = await migrate(db);
     if (report.applied.length > 0) log.info({ applied: report.applied }, 'migrations applied');
@@ -72,8 +75,10 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
       log.child({ component: 'connector' }),
       options.clock ?? systemClock,
     );
+    let worker: InboxWorker | undefined;
     const orders = new Orders(inventory, config.shops, log.child({ component: 'orders' }), {
       clock: options.clock,
+      onReceived: () => worker?.wake(),
       fetchOrder: async (shopId, platformOrderId) => {
         const sc = shopConnectors.get(shopId);
         if (!sc) throw new Error(`shop ${shopId} has no connector`);
@@ -81,6 +86,25 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
       },
     });
     await orders.registerShops();
+    let scheduler: Scheduler | undefined;
+    if (config.sync.enabled) {
+      worker = new InboxWorker(orders, log.child({ component: 'inbox' }), {
+        idleMs: config.sync.inboxIdleMs,
+      });
+      worker.start();
+      scheduler = new Scheduler(
+        inventory,
+        orders,
+        shopConnectors,
+        log.child({ component: 'scheduler' }),
+        config.sync,
+      );
+      scheduler.start();
+    }
+    stopSync = async () => {
+      await scheduler?.stop();
+      await worker?.stop();
+    };
     const api = adminApi({ inventory, token: config.admin.token });
     api.route('/', ordersRouter(orders));
 
@@ -131,6 +155,7 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
         await closed;
       }
       clearTimeout(timer);
+      await stopSync();
       await inventory.idle();
       await db.close();
       log.info({ ms: Math.round(performance.now() - started) }, 'stockd stopped cleanly');
@@ -148,6 +173,7 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
       },
     };
   } catch (err) {
+    await stopSync().catch(() => {});
     if (server?.listening) await new Promise((resolve) => server?.close(resolve));
     await db.close().catch(() => {});
     throw err;

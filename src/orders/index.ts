@@ -40,6 +40,8 @@ export interface OrdersOptions {
    * say "order X changed" without the order). Unset: such events fail and are retried.
    */
   fetchOrder?: (shopId: string, platformOrderId: string) => Promise<CanonicalOrderInput | null>;
+  /** Called after new deliveries were stored (wakes the inbox worker). */
+  onReceived?: () => void;
   /** The time unpaid holds expire against. Default: the system clock. */
   clock?: { now(): Date };
   /** Attempts before an event is parked with its error. Default 8. */
@@ -78,6 +80,7 @@ export class Orders {
   private readonly retryBaseMs: number;
   private readonly clock: { now(): Date };
   private readonly fetchOrder: OrdersOptions['fetchOrder'];
+  private readonly onReceived: OrdersOptions['onReceived'];
 
   constructor(
     private readonly inv: Inventory,
@@ -91,6 +94,7 @@ export class Orders {
     this.retryBaseMs = options.retryBaseMs ?? 1000;
     this.clock = options.clock ?? { now: () => new Date() };
     this.fetchOrder = options.fetchOrder;
+    this.onReceived = options.onReceived;
   }
 
   /**
@@ -133,14 +137,19 @@ export class Orders {
   /** Stores several deliveries in one transaction: all of them or none. */
   async receiveAll(
     deliveries: readonly InboxDelivery[],
+    /** Join the caller's transaction (a pull stores its cursor with the page's orders). */
+    within?: Tx,
   ): Promise<{ id: string | null; duplicate: boolean }[]> {
     const unknown = deliveries.map((d) => d.shopId).filter((id) => !this.shops.has(id));
     if (unknown.length > 0) throw new NotFoundError('shop', [...new Set(unknown)]);
-    return this.inv.transaction(async (tx) => {
+    const store = async (tx: Tx) => {
       const out: { id: string | null; duplicate: boolean }[] = [];
       for (const d of deliveries) out.push(await storeDelivery(tx, d));
       return out;
-    });
+    };
+    const stored = await (within ? store(within) : this.inv.transaction(store));
+    if (stored.some((s) => !s.duplicate)) this.onReceived?.();
+    return stored;
   }
 
   /**

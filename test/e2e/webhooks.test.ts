@@ -44,6 +44,8 @@ beforeAll(async () => {
   });
   const config = {
     ...base,
+    // This test drives the inbox by hand; the background worker and scheduler stay off.
+    sync: { ...base.sync, enabled: false },
     shops: [
       {
         id: SHOP,

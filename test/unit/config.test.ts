@@ -38,6 +38,13 @@ const DEFAULTS = {
   shutdown: { graceMs: 10_000 },
   inventory: { lockTimeoutMs: 5000 },
   admin: {},
+  sync: {
+    enabled: true,
+    pullCron: '*/30 * * * * *',
+    expiryCron: '0 * * * * *',
+    leaseMs: 90_000,
+    inboxIdleMs: 500,
+  },
   shops: [],
 };
 
@@ -395,5 +402,16 @@ describe('shops', () => {
   it('refuses two shops with one id', () => {
     const shop = { id: 'a', platform: 'jd', warehouses: ['A'] };
     expect(() => loadConfig(withShops([shop, shop]))).toThrow(/each shop id may appear once/);
+  });
+});
+
+describe('sync', () => {
+  it('refuses a cron expression node-cron cannot run, naming the key', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stockd-sync-'));
+    const file = join(dir, 'c.json');
+    writeFileSync(file, JSON.stringify({ sync: { pullCron: 'every 30 seconds' } }));
+    expect(() => loadConfig({ CONFIG: file })).toThrow(
+      /sync\.pullCron .*expected a valid node-cron expression/,
+    );
   });
 });

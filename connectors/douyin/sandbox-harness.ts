@@ -1,0 +1,58 @@
+/**
+ * The Douyin sandbox seen through the platform-neutral {@link SandboxHarness}: used by the
+ * contract tests, the demo and the benchmark. Bridges ids only; the sandbox itself shares no
+ * code with the connector.
+ */
+import type { SandboxHarness, SandboxSession, SandboxStartOptions } from '../contract.js';
+import type { DouyinConfigInput } from './config.js';
+import { DouyinSandbox } from './sandbox.js';
+
+export const harness: SandboxHarness<DouyinConfigInput> = {
+  async start(options: SandboxStartOptions = {}): Promise<SandboxSession<DouyinConfigInput>> {
+    const sandbox = new DouyinSandbox({
+      seed: options.seed ?? 1,
+      ...(options.webhookUrl ? { webhookUrl: options.webhookUrl } : {}),
+      ...(options.relaxedRateLimits ? { throttle: { capacity: 100_000, refillPerSecond: 10_000 } } : {}),
+    });
+    const url = await sandbox.start();
+    return {
+      url,
+      config: {
+        shopId: sandbox.shopId,
+        appKey: sandbox.appKey,
+        appSecret: sandbox.appSecret,
+        accessToken: sandbox.accessToken,
+        gatewayUrl: url,
+        // Orders spread over the last 6 hours: one day back, 60-minute windows, small pages.
+        pageSize: 5,
+        windowMinutes: 60,
+        initialLookbackDays: 1,
+        lagMs: 0,
+        maxPagesPerPull: 10_000,
+      },
+      async generateOrders(count) {
+        return sandbox.generateOrders(count);
+      },
+      listings() {
+        return sandbox.listings().map((l) => ({ listing: { listingId: l.listingId }, quantity: l.quantity }));
+      },
+      setQuantity(listing, quantity) {
+        sandbox.setQuantity(listing.listingId, quantity);
+      },
+      stockPushes() {
+        return sandbox.pushes.map((p) => ({
+          listing: { listingId: `${p.productId}:${p.skuId}` },
+          quantity: p.quantity,
+        }));
+      },
+      async deliverOrderWebhook(platformOrderId) {
+        const r = await sandbox.deliverPush('110', platformOrderId);
+        if (r.status < 200 || r.status >= 300) throw new Error(`push delivery answered ${r.status}`);
+      },
+      shipments(platformOrderId) {
+        return sandbox.trackingNumbers(platformOrderId);
+      },
+      stop: () => sandbox.stop(),
+    };
+  },
+};

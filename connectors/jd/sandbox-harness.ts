@@ -1,0 +1,58 @@
+/**
+ * The JD sandbox seen through the platform-neutral {@link SandboxHarness}: used by the contract
+ * tests, the demo and the benchmark. Bridges ids only; the sandbox itself shares no code with
+ * the connector.
+ */
+import type { SandboxHarness, SandboxSession, SandboxStartOptions } from '../contract.js';
+import type { JdConfigInput } from './config.js';
+import { JdSandbox } from './sandbox.js';
+
+export const harness: SandboxHarness<JdConfigInput> = {
+  async start(options: SandboxStartOptions = {}): Promise<SandboxSession<JdConfigInput>> {
+    const sandbox = new JdSandbox({
+      seed: options.seed ?? 1,
+      ...(options.webhookUrl ? { webhookUrl: options.webhookUrl } : {}),
+      ...(options.relaxedRateLimits ? { throttle: { capacity: 100_000, refillPerSecond: 10_000 } } : {}),
+    });
+    const url = await sandbox.start();
+    return {
+      url,
+      config: {
+        venderId: sandbox.venderId,
+        appKey: sandbox.appKey,
+        appSecret: sandbox.appSecret,
+        accessToken: sandbox.accessToken,
+        gatewayUrl: sandbox.gatewayUrl,
+        relaySecret: sandbox.relaySecret,
+        // Orders spread over the last 6 hours: one day back, 60-minute windows, small pages.
+        pageSize: 5,
+        windowMinutes: 60,
+        initialLookbackDays: 1,
+        maxPagesPerPull: 10_000,
+      },
+      async generateOrders(count) {
+        return sandbox.generateOrders(count);
+      },
+      listings() {
+        return sandbox.listings().map((l) => ({ listing: { listingId: l.skuId }, quantity: l.quantity }));
+      },
+      setQuantity(listing, quantity) {
+        sandbox.setQuantity(listing.listingId, quantity);
+      },
+      stockPushes() {
+        return sandbox.pushes.map((p) => ({
+          listing: { listingId: p.skuId, ...(p.storeId ? { locationId: p.storeId } : {}) },
+          quantity: p.quantity,
+        }));
+      },
+      async deliverOrderWebhook(platformOrderId) {
+        const status = await sandbox.deliverMessage('jos_order_change', platformOrderId);
+        if (status < 200 || status >= 300) throw new Error(`message delivery answered ${status}`);
+      },
+      shipments(platformOrderId) {
+        return sandbox.trackingNumbers(platformOrderId);
+      },
+      stop: () => sandbox.stop(),
+    };
+  },
+};

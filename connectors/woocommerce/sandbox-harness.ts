@@ -1,0 +1,58 @@
+/**
+ * The WooCommerce sandbox seen through the platform-neutral {@link SandboxHarness}: used by the
+ * contract tests, the demo and the benchmark. Bridges ids only; the sandbox itself shares no
+ * code with the connector.
+ */
+import type { SandboxHarness, SandboxSession, SandboxStartOptions } from '../contract.js';
+import type { WooConfigInput } from './config.js';
+import { WooSandbox } from './sandbox.js';
+
+export const harness: SandboxHarness<WooConfigInput> = {
+  async start(options: SandboxStartOptions = {}): Promise<SandboxSession<WooConfigInput>> {
+    const sandbox = new WooSandbox({
+      seed: options.seed ?? 1,
+      ...(options.webhookUrl ? { webhookUrl: options.webhookUrl } : {}),
+      ...(options.relaxedRateLimits ? { throttle: { capacity: 100_000, refillPerSecond: 100_000 } } : {}),
+    });
+    const url = await sandbox.start();
+    return {
+      url,
+      config: {
+        storeUrl: url,
+        allowInsecureHttp: true,
+        consumerKey: sandbox.consumerKey,
+        consumerSecret: sandbox.consumerSecret,
+        webhookSecret: sandbox.webhookSecret,
+        // Orders spread over the last 6 hours: one day back, 2-hour windows, small pages.
+        pageSize: 5,
+        windowMs: 2 * 3600_000,
+        initialLookbackDays: 1,
+        maxPagesPerPull: 10_000,
+        shipmentMode: 'shipment_tracking',
+      },
+      async generateOrders(count) {
+        return sandbox.generateOrders(count).map(String);
+      },
+      listings() {
+        return sandbox.stocked().map((s) => ({ listing: { listingId: s.listingId }, quantity: s.quantity }));
+      },
+      setQuantity(listing, quantity) {
+        sandbox.setQuantity(Number(listing.listingId.split(':').at(-1)), quantity);
+      },
+      stockPushes() {
+        return sandbox.pushes.map((p) => ({
+          listing: { listingId: p.variationId ? `${p.productId}:${p.variationId}` : String(p.productId) },
+          quantity: p.quantity,
+        }));
+      },
+      async deliverOrderWebhook(platformOrderId) {
+        const d = await sandbox.deliver('order.updated', Number(platformOrderId));
+        if (d.status < 200 || d.status > 302) throw new Error(`webhook delivery answered ${d.status}`);
+      },
+      shipments(platformOrderId) {
+        return sandbox.trackingNumbers(Number(platformOrderId));
+      },
+      stop: () => sandbox.stop(),
+    };
+  },
+};
