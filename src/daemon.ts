@@ -31,6 +31,8 @@ export interface Daemon {
   readonly url: string;
   readonly db: Db;
   readonly inventory: Inventory;
+  /** This replica's lease-owner id (scheduled jobs), or undefined when sync is disabled. */
+  readonly replicaId: string | undefined;
   /** The order intake for `config.shops` (no background processing yet; see POST /api/inbox/process). */
   readonly orders: Orders;
   readonly app: Hono<AppEnv>;
@@ -166,6 +168,7 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
       db,
       inventory,
       orders,
+      replicaId: scheduler?.owner,
       app,
       stop: () => {
         stopping ??= shutdown();
