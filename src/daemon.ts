@@ -19,6 +19,7 @@ import { webhookRouter } from './server/webhooks.js';
 import { InboxWorker } from './sync/inbox-worker.js';
 import { Scheduler } from './sync/scheduler.js';
 import { createShopConnectors } from './sync/shop-connectors.js';
+import { statusReport } from './sync/status.js';
 
 export interface DaemonOptions {
   clock?: Clock;
@@ -109,6 +110,18 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
     };
     const api = adminApi({ inventory, token: config.admin.token });
     api.route('/', ordersRouter(orders));
+    api.get('/status', async (c) =>
+      c.json(
+        await statusReport({
+          inv: inventory,
+          orders,
+          shops: config.shops,
+          connectors: shopConnectors,
+          replicaId: scheduler?.owner,
+          database: db.displayUrl,
+        }),
+      ),
+    );
 
     let draining = false;
     const app = createApp({

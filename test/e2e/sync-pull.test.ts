@@ -9,6 +9,7 @@ import { getConnector } from '../../connectors/registry.js';
 import { loadConfig } from '../../src/config.js';
 import { type Daemon, startDaemon } from '../../src/daemon.js';
 import { createLogger } from '../../src/log.js';
+import type { StatusReport } from '../../src/sync/status.js';
 import { createTestDb, onPostgres, type TestDb } from '../support/db.js';
 
 const SHOP = 'shopify-pull';
@@ -106,5 +107,19 @@ describe('background sync', () => {
     await sandbox.generateOrders(5);
     await until('new orders pulled', orderCount, (c) => c.n === 35 && c.pending === 0);
     expect(await daemon.inventory.verify()).toMatchObject({ ok: true });
+    const status = (await (await fetch(`${daemon.url}/api/status`)).json()) as StatusReport;
+    expect(status.replicaId).toBe(daemon.replicaId);
+    expect(status.shops).toEqual([
+      expect.objectContaining({
+        id: SHOP,
+        platform: 'shopify',
+        connected: true,
+        health: 'ok',
+        lastPullError: null,
+        leaseOwner: daemon.replicaId,
+        inbox: { pending: 0, parked: 0 },
+      }),
+    ]);
+    expect(status.shops[0]!.pullAgeSeconds).toBeLessThan(60);
   });
 });
