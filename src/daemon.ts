@@ -50,7 +50,7 @@ export interface Daemon {
  * when `admin.token` is set; without a token only on a loopback host: loadConfig refuses
  * anything else, and so does this function for a config built by hand). The inbox is not
  * processed in the background yet (the sync engine will schedule it).
- * Logs one line `stockd listening on <url> (database: <kind>)` with `url` and `database` fields.
+ * Logs one line `stockd listening on <url> (database: <kind>); status at <url>/api/status`.
  * On failure everything opened so far is closed again before the error is rethrown.
  */
 export async function startDaemon(config: Config, log: Logger, options: DaemonOptions = {}): Promise<Daemon> {
@@ -139,8 +139,8 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
     server = await listen(app, config.server.host, config.server.port);
     const url = baseUrl(server.address() as AddressInfo);
     log.info(
-      { url, database: db.kind, db: db.displayUrl },
-      `stockd listening on ${url} (database: ${db.kind})`,
+      { url, database: db.kind, db: db.displayUrl, status: `${url}/api/status`, shops: config.shops.length },
+      `stockd listening on ${url} (database: ${db.kind}); status at ${url}/api/status`,
     );
 
     const srv = server;

@@ -133,7 +133,9 @@ describe('stockd daemon process', () => {
     const url = listening.url as string;
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(listening.database).toBe(onPostgres ? 'postgres' : 'pglite');
-    expect(listening.msg).toBe(`stockd listening on ${url} (database: ${listening.database})`);
+    expect(listening.msg).toBe(
+      `stockd listening on ${url} (database: ${listening.database}); status at ${url}/api/status`,
+    );
 
     const ready = await pollReady(url);
     expect(await ready.json()).toMatchObject({ status: 'ready' });
