@@ -17,7 +17,16 @@
  * `event-sign = md5(app_key + body + app_secret)`.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import http from 'node:http';
+import type http from 'node:http';
+import {
+  closeSandbox,
+  createSandboxServer,
+  listenOn,
+  mulberry32,
+  postDelivery,
+  readBody,
+  TokenBucket,
+} from '../testing/sandbox-kit.js';
 
 export interface DouyinSandboxOptions {
   /** Port; 0 (default) picks a free one. */
@@ -143,8 +152,7 @@ export class DouyinSandbox {
   private readonly rng: () => number;
   private nextOrder = 6_920_000_000_000_000_000n;
   private nextMsg = 1;
-  private tokens: number;
-  private tokensAt = 0;
+  private readonly bucket: TokenBucket;
 
   constructor(options: DouyinSandboxOptions = {}) {
     this.opts = {
@@ -168,7 +176,7 @@ export class DouyinSandbox {
     this.accessToken = this.opts.accessToken;
     this.shopId = this.opts.shopId;
     this.rng = mulberry32(this.opts.seed);
-    this.tokens = this.opts.throttle.capacity;
+    this.bucket = new TokenBucket(this.opts.throttle.capacity);
     for (let i = 0; i < this.opts.products; i++) {
       const productId = String(3_473_196_049_974_326_300n + BigInt(i * 1000 + 7));
       const price = 1990 + Math.floor(this.rng() * 30) * 1000;
@@ -203,32 +211,18 @@ export class DouyinSandbox {
 
   async start(): Promise<string> {
     if (this.server) return this.url;
-    const server = http.createServer((req, res) => {
-      this.handle(req, res).catch((err) => {
-        if (!res.headersSent) res.writeHead(500).end(String(err));
-      });
-    });
+    const server = createSandboxServer((req, res) => this.handle(req, res));
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.opts.port, this.opts.host, () => resolve());
-    });
-    const addr = server.address();
-    if (addr === null || typeof addr === 'string') throw new Error('no TCP address');
-    this.baseUrl = `http://${this.opts.host}:${addr.port}`;
-    this.tokensAt = this.opts.now();
+    this.baseUrl = await listenOn(server, this.opts.port, this.opts.host);
+    this.bucket.resetClock(this.opts.now());
     return this.baseUrl;
   }
 
   /** Stops the server and every delivery in flight. Idempotent. */
   async stop(): Promise<void> {
-    for (const r of this.inflight) r.destroy();
-    this.inflight.clear();
     const server = this.server;
     this.server = undefined;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await closeSandbox(server, this.inflight);
   }
 
   // -- shop state ---------------------------------------------------------------------------------
@@ -307,7 +301,7 @@ export class DouyinSandbox {
     const target = this.opts.webhookUrl;
     if (!target) throw new Error('no webhookUrl configured');
     const p = this.pushFor(tag, orderId);
-    const status = await this.post(target, p.headers, p.body);
+    const status = await postDelivery(target, p.headers, p.body, this.inflight);
     const rec = { tag, orderId, msgId: p.msgId, status, body: p.body.toString('utf8') };
     this.deliveries.push(rec);
     return rec;
@@ -317,7 +311,7 @@ export class DouyinSandbox {
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://sandbox');
-    const body = (await readBody(req)).toString('utf8');
+    const body = (await readBody(req, 2 * 1024 * 1024)).toString('utf8');
     const q = Object.fromEntries(url.searchParams);
     const pathMethod = url.pathname.replace(/^\//, '').split('/').join('.');
     if (req.method !== 'POST' || !METHODS.has(pathMethod)) {
@@ -420,11 +414,8 @@ export class DouyinSandbox {
   private throttle(): void {
     const now = this.opts.now();
     const t = this.opts.throttle;
-    this.tokens = Math.min(t.capacity, this.tokens + ((now - this.tokensAt) / 1000) * t.refillPerSecond);
-    this.tokensAt = now;
-    if (this.tokens < 1)
+    if (!this.bucket.take(now, t))
       throw new Fault(50001, '请求频率超限', 'isv.app-qps-limit', 'too many requests, slow down');
-    this.tokens -= 1;
   }
 
   private dispatch(method: string, p: Record<string, unknown>): Record<string, unknown> {
@@ -713,31 +704,6 @@ export class DouyinSandbox {
     this.orders.set(orderId, o);
     return o;
   }
-
-  private post(target: string, headers: Record<string, string>, body: Buffer): Promise<number> {
-    return new Promise((resolve) => {
-      const req = http.request(target, {
-        method: 'POST',
-        agent: false,
-        headers: { ...headers, 'content-length': String(body.byteLength), connection: 'close' },
-        timeout: 5000,
-      });
-      this.inflight.add(req);
-      const done = (status: number) => {
-        if (!this.inflight.delete(req)) return;
-        resolve(status);
-      };
-      req.on('response', (res) => {
-        res.resume();
-        res.on('end', () => done(res.statusCode ?? 0));
-        res.on('error', () => done(0));
-      });
-      req.on('timeout', () => req.destroy());
-      req.on('error', () => done(0));
-      req.on('close', () => done(0));
-      req.end(body);
-    });
-  }
 }
 
 const STATUS_DESC: Record<number, string> = {
@@ -820,34 +786,4 @@ function readTimestamp(s: string | undefined): number | undefined {
   if (!/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/.test(s)) return undefined;
   const ms = Date.parse(`${s.replace(' ', 'T')}+08:00`);
   return Number.isNaN(ms) ? undefined : ms / 1000;
-}
-
-function readBody(req: http.IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.byteLength;
-      if (size > 2 * 1024 * 1024) {
-        req.destroy();
-        reject(new Error('body too large'));
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
-
-/** Small seeded PRNG (mulberry32): the same seed gives the same shop. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

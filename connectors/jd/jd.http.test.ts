@@ -16,13 +16,13 @@ import {
   RefreshTokenError,
   RetryableError,
 } from '../contract.js';
+import { verifyRelaySignature } from '../relay-webhook.js';
 import { installLeakGuard } from '../testing/leak-guard.js';
 import { JdClient, paramJson, signJd } from './client.js';
 import { type JdConfigInput, jdConfigSchema } from './config.js';
 import { createJdConnector } from './connector.js';
 import { decodeCursor, encodeCursor, splitWindows } from './pagination.js';
 import { formatJdTime, formatJdTimestamp, parseJdTime } from './time.js';
-import { verifyRelaySignature } from './webhook.js';
 
 installLeakGuard();
 

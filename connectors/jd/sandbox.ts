@@ -28,7 +28,16 @@
  * signature (see the README).
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import http from 'node:http';
+import type http from 'node:http';
+import {
+  closeSandbox,
+  createSandboxServer,
+  listenOn,
+  mulberry32,
+  postDeliveryOrThrow,
+  readBody,
+  TokenBucket,
+} from '../testing/sandbox-kit.js';
 
 export interface JdSandboxOptions {
   /** Port; 0 (default) picks a free one. */
@@ -154,8 +163,7 @@ export class JdSandbox {
   private rng: () => number;
   private nextOrder = 300_000_000_001;
   private nextMessage = 1;
-  private tokens: number;
-  private tokensAt = 0;
+  private readonly bucket: TokenBucket;
 
   constructor(options: JdSandboxOptions = {}) {
     this.opts = {
@@ -180,7 +188,7 @@ export class JdSandbox {
     this.venderId = this.opts.venderId;
     this.relaySecret = this.opts.relaySecret;
     this.rng = mulberry32(this.opts.seed);
-    this.tokens = this.opts.throttle.capacity;
+    this.bucket = new TokenBucket(this.opts.throttle.capacity);
     this.buildCatalog();
   }
 
@@ -196,32 +204,18 @@ export class JdSandbox {
 
   async start(): Promise<string> {
     if (this.server) return this.url;
-    const server = http.createServer((req, res) => {
-      this.handle(req, res).catch((err) => {
-        if (!res.headersSent) res.writeHead(500).end(String(err));
-      });
-    });
+    const server = createSandboxServer((req, res) => this.handle(req, res));
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.opts.port, this.opts.host, () => resolve());
-    });
-    const addr = server.address();
-    if (addr === null || typeof addr === 'string') throw new Error('no TCP address');
-    this.baseUrl = `http://${this.opts.host}:${addr.port}`;
-    this.tokensAt = this.opts.now();
+    this.baseUrl = await listenOn(server, this.opts.port, this.opts.host);
+    this.bucket.resetClock(this.opts.now());
     return this.baseUrl;
   }
 
   /** Stops the server and every delivery in flight. Idempotent. */
   async stop(): Promise<void> {
-    for (const r of this.inflight) r.destroy();
-    this.inflight.clear();
     const server = this.server;
     this.server = undefined;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await closeSandbox(server, this.inflight);
   }
 
   // -- shop state ---------------------------------------------------------------------------------
@@ -305,7 +299,7 @@ export class JdSandbox {
     const target = this.opts.webhookUrl;
     if (!target) throw new Error('no webhookUrl configured');
     const m = this.messageFor(topic, orderId);
-    const status = await this.post(target, m.headers, m.body);
+    const status = await postDeliveryOrThrow(target, m.headers, m.body, this.inflight);
     this.messages.push({ topic, orderId, id: m.id, status });
     return status;
   }
@@ -318,7 +312,7 @@ export class JdSandbox {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
       return;
     }
-    const body = await readBody(req);
+    const body = await readBody(req, 1024 * 1024);
     const params: Record<string, string> = {};
     for (const [k, v] of url.searchParams) params[k] = v;
     if (req.method === 'POST' && body.length > 0) {
@@ -406,10 +400,7 @@ export class JdSandbox {
   private throttle(): void {
     const now = this.opts.now();
     const t = this.opts.throttle;
-    this.tokens = Math.min(t.capacity, this.tokens + ((now - this.tokensAt) / 1000) * t.refillPerSecond);
-    this.tokensAt = now;
-    if (this.tokens < 1) throw new JosFault('2', '限制时间内调用失败次数', 'App Call Limited');
-    this.tokens -= 1;
+    if (!this.bucket.take(now, t)) throw new JosFault('2', '限制时间内调用失败次数', 'App Call Limited');
   }
 
   private dispatch(method: string, b: Record<string, unknown>): Record<string, unknown> {
@@ -659,28 +650,6 @@ export class JdSandbox {
   private sec(ms: number): number {
     return Math.floor(ms / 1000) * 1000;
   }
-
-  private post(target: string, headers: Record<string, string>, body: Buffer): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const req = http.request(
-        target,
-        { method: 'POST', headers: { ...headers, 'content-length': String(body.length) } },
-        (res) => {
-          res.resume();
-          res.on('end', () => {
-            this.inflight.delete(req);
-            resolve(res.statusCode ?? 0);
-          });
-        },
-      );
-      this.inflight.add(req);
-      req.on('error', (err) => {
-        this.inflight.delete(req);
-        reject(err);
-      });
-      req.end(body);
-    });
-  }
 }
 
 const REMARKS: Record<string, string> = {
@@ -712,29 +681,4 @@ function parseGmt8(text: string | undefined): number | undefined {
   if (!m) return undefined;
   const ms = Date.parse(`${m[1]}T${m[2]}${m[3] ?? ''}+08:00`);
   return Number.isNaN(ms) ? undefined : ms;
-}
-
-function readBody(req: http.IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > 1024 * 1024) req.destroy(new Error('body too large'));
-      else chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

@@ -17,12 +17,12 @@ import {
   RefreshTokenError,
   RetryableError,
 } from '../contract.js';
+import { relayMac } from '../relay-webhook.js';
 import { installLeakGuard } from '../testing/leak-guard.js';
 import { PddClient, paramText, signPdd } from './client.js';
 import { type PinduoduoConfigInput, pinduoduoConfigSchema } from './config.js';
 import { createPinduoduoConnector } from './connector.js';
 import { decodeCursor, splitWindows } from './pagination.js';
-import { relayMac } from './webhook.js';
 
 installLeakGuard();
 

@@ -18,7 +18,16 @@
  * `webhookUrl` with stockd's relay signature (see the README).
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import http from 'node:http';
+import type http from 'node:http';
+import {
+  closeSandbox,
+  createSandboxServer,
+  listenOn,
+  mulberry32,
+  postDeliveryOrThrow,
+  readBody,
+  TokenBucket,
+} from '../testing/sandbox-kit.js';
 
 export interface PddSandboxOptions {
   /** Port; 0 (default) picks a free one. */
@@ -149,8 +158,7 @@ export class PddSandbox {
   private readonly rng: () => number;
   private serial = 100_000_000_000_001n;
   private messageId = 9_000_000_001n;
-  private tokens: number;
-  private tokensAt = 0;
+  private readonly bucket: TokenBucket;
 
   constructor(options: PddSandboxOptions = {}) {
     this.opts = {
@@ -176,7 +184,7 @@ export class PddSandbox {
     this.mallId = this.opts.mallId;
     this.relaySecret = this.opts.relaySecret;
     this.rng = mulberry32(this.opts.seed);
-    this.tokens = this.opts.throttle.capacity;
+    this.bucket = new TokenBucket(this.opts.throttle.capacity);
     this.buildCatalog();
   }
 
@@ -192,32 +200,18 @@ export class PddSandbox {
 
   async start(): Promise<string> {
     if (this.server) return this.url;
-    const server = http.createServer((req, res) => {
-      this.handle(req, res).catch((err) => {
-        if (!res.headersSent) res.writeHead(500).end(String(err));
-      });
-    });
+    const server = createSandboxServer((req, res) => this.handle(req, res));
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.opts.port, this.opts.host, () => resolve());
-    });
-    const addr = server.address();
-    if (addr === null || typeof addr === 'string') throw new Error('no TCP address');
-    this.baseUrl = `http://${this.opts.host}:${addr.port}`;
-    this.tokensAt = this.opts.now();
+    this.baseUrl = await listenOn(server, this.opts.port, this.opts.host);
+    this.bucket.resetClock(this.opts.now());
     return this.baseUrl;
   }
 
   /** Stops the server and every delivery in flight. Idempotent. */
   async stop(): Promise<void> {
-    for (const r of this.inflight) r.destroy();
-    this.inflight.clear();
     const server = this.server;
     this.server = undefined;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await closeSandbox(server, this.inflight);
   }
 
   // -- shop state -------------------------------------------------------------------------------
@@ -295,7 +289,7 @@ export class PddSandbox {
     const target = this.opts.webhookUrl;
     if (!target) throw new Error('no webhookUrl configured');
     const m = this.messageFor(topic, orderSn);
-    const status = await this.post(target, m.headers, m.body);
+    const status = await postDeliveryOrThrow(target, m.headers, m.body, this.inflight);
     this.deliveries.push({ topic, orderSn, id: m.id, status });
     return status;
   }
@@ -308,7 +302,7 @@ export class PddSandbox {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
       return;
     }
-    const body = (await readBody(req)).toString('utf8');
+    const body = (await readBody(req, 1024 * 1024)).toString('utf8');
     const params: Record<string, string> = {};
     for (const [k, v] of url.searchParams) params[k] = v;
     if (/json/i.test(String(req.headers['content-type'] ?? ''))) {
@@ -391,10 +385,7 @@ export class PddSandbox {
   private throttle(): void {
     const now = this.opts.now();
     const t = this.opts.throttle;
-    this.tokens = Math.min(t.capacity, this.tokens + ((now - this.tokensAt) / 1000) * t.refillPerSecond);
-    this.tokensAt = now;
-    if (this.tokens < 1) throw new PddFault(70031, '调用过于频繁，请调整调用频率');
-    this.tokens -= 1;
+    if (!this.bucket.take(now, t)) throw new PddFault(70031, '调用过于频繁，请调整调用频率');
   }
 
   private int(p: Record<string, string>, name: string, required: boolean, fallback?: number): number {
@@ -632,28 +623,6 @@ export class PddSandbox {
     this.orders.set(orderSn, o);
     return o;
   }
-
-  private post(target: string, headers: Record<string, string>, body: Buffer): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const req = http.request(
-        target,
-        { method: 'POST', headers: { ...headers, 'content-length': String(body.length) } },
-        (res) => {
-          res.resume();
-          res.on('end', () => {
-            this.inflight.delete(req);
-            resolve(res.statusCode ?? 0);
-          });
-        },
-      );
-      this.inflight.add(req);
-      req.on('error', (err) => {
-        this.inflight.delete(req);
-        reject(err);
-      });
-      req.end(body);
-    });
-  }
 }
 
 /** A value written into the JSON bare (a number PDD sends unquoted). */
@@ -687,33 +656,4 @@ function writePdd(value: unknown): string {
     return v;
   });
   return text.replace(/"\\u0000bare(\d+)\\u0000"/g, (_m, i: string) => marks[Number(i)]!);
-}
-
-function readBody(req: http.IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > 1024 * 1024) {
-        req.destroy();
-        reject(new Error('body too large'));
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

@@ -22,6 +22,7 @@
  */
 import { createHmac, randomUUID } from 'node:crypto';
 import http from 'node:http';
+import { mulberry32, readBody } from '../testing/sandbox-kit.js';
 
 // ---------------------------------------------------------------------------------------------
 // Options and records
@@ -438,7 +439,7 @@ export class ShopifySandbox {
         errors: '[API] Invalid API key or access token (unrecognized login or wrong password)',
       });
     }
-    const body = await readBody(req);
+    const body = await readBody(req, 10 * 1024 * 1024);
     res.setHeader('X-Shopify-API-Version', version);
 
     if (rest === 'graphql.json') {
@@ -1563,24 +1564,6 @@ export class ShopifySandbox {
 // Helpers (the sandbox's own; nothing shared with the connector)
 // ---------------------------------------------------------------------------------------------
 
-function readBody(req: http.IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.byteLength;
-      if (size > 10 * 1024 * 1024) {
-        req.destroy();
-        reject(new Error('body too large'));
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
-
 function matches(rec: OrderRec, f: Record<string, string>): boolean {
   const o = rec.json;
   const status = f.status ?? 'open';
@@ -1641,16 +1624,4 @@ function gidNumber(value: unknown, kind: string): number | undefined {
   if (typeof value !== 'string') return undefined;
   const m = new RegExp(`^gid://shopify/${kind}/(\\d+)$`).exec(value);
   return m ? Number(m[1]) : undefined;
-}
-
-/** Small seeded PRNG (mulberry32): the same seed gives the same shop. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

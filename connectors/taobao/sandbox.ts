@@ -17,7 +17,16 @@
  * TMC messages are POSTed to `webhookUrl` with stockd's relay signature (see the README).
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import http from 'node:http';
+import type http from 'node:http';
+import {
+  closeSandbox,
+  createSandboxServer,
+  listenOn,
+  mulberry32,
+  postDelivery,
+  readBody,
+  TokenBucket,
+} from '../testing/sandbox-kit.js';
 
 export interface TaobaoSandboxOptions {
   /** Port; 0 (default) picks a free one. */
@@ -174,8 +183,7 @@ export class TaobaoSandbox {
   private nextOid = 4_100_000_500_000_000_000n;
   private nextRefund = 190_000_000_000_000n;
   private nextMessage = 7_000_000_000_000_000_001n;
-  private tokens: number;
-  private tokensAt = 0;
+  private readonly bucket: TokenBucket;
   private bannedUntil = 0;
 
   constructor(options: TaobaoSandboxOptions = {}) {
@@ -201,7 +209,7 @@ export class TaobaoSandbox {
     this.sellerNick = this.opts.sellerNick;
     this.relaySecret = this.opts.relaySecret;
     this.rng = mulberry32(this.opts.seed);
-    this.tokens = this.opts.throttle.capacity;
+    this.bucket = new TokenBucket(this.opts.throttle.capacity);
     this.buildCatalog();
   }
 
@@ -217,32 +225,18 @@ export class TaobaoSandbox {
 
   async start(): Promise<string> {
     if (this.server) return this.url;
-    const server = http.createServer((req, res) => {
-      this.handle(req, res).catch((err) => {
-        if (!res.headersSent) res.writeHead(500).end(String(err));
-      });
-    });
+    const server = createSandboxServer((req, res) => this.handle(req, res));
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.opts.port, this.opts.host, () => resolve());
-    });
-    const addr = server.address();
-    if (addr === null || typeof addr === 'string') throw new Error('no TCP address');
-    this.baseUrl = `http://${this.opts.host}:${addr.port}`;
-    this.tokensAt = this.opts.now();
+    this.baseUrl = await listenOn(server, this.opts.port, this.opts.host);
+    this.bucket.resetClock(this.opts.now());
     return this.baseUrl;
   }
 
   /** Stops the server and every delivery in flight. Idempotent. */
   async stop(): Promise<void> {
-    for (const r of this.inflight) r.destroy();
-    this.inflight.clear();
     const server = this.server;
     this.server = undefined;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await closeSandbox(server, this.inflight);
   }
 
   // -- shop state ---------------------------------------------------------------------------------
@@ -345,7 +339,7 @@ export class TaobaoSandbox {
     const target = this.opts.webhookUrl;
     if (!target) throw new Error('no webhookUrl configured');
     const h = this.hintFor(topic, tid);
-    const status = await this.post(target, h.headers, h.body);
+    const status = await postDelivery(target, h.headers, h.body, this.inflight);
     const rec = { topic, tid, messageId: h.messageId, status, body: h.body.toString('utf8') };
     this.hints.push(rec);
     return rec;
@@ -359,7 +353,7 @@ export class TaobaoSandbox {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
       return;
     }
-    const body = await readBody(req);
+    const body = await readBody(req, 2 * 1024 * 1024);
     const params: Record<string, string> = {};
     for (const [k, v] of url.searchParams) params[k] = v;
     if (req.method === 'POST' && body.length > 0) {
@@ -465,13 +459,10 @@ export class TaobaoSandbox {
     const now = this.opts.now();
     const t = this.opts.throttle;
     if (now < this.bannedUntil) throw this.banFault(now);
-    this.tokens = Math.min(t.capacity, this.tokens + ((now - this.tokensAt) / 1000) * t.refillPerSecond);
-    this.tokensAt = now;
-    if (this.tokens < 1) {
+    if (!this.bucket.take(now, t)) {
       this.bannedUntil = now + t.banSeconds * 1000;
       throw this.banFault(now);
     }
-    this.tokens -= 1;
   }
 
   private banFault(now: number): TopFault {
@@ -1015,31 +1006,6 @@ export class TaobaoSandbox {
     t.status = 'TRADE_CLOSED';
     for (const s of t.subs) s.status = 'TRADE_CLOSED';
   }
-
-  private post(target: string, headers: Record<string, string>, body: Buffer): Promise<number> {
-    return new Promise((resolve) => {
-      const req = http.request(target, {
-        method: 'POST',
-        agent: false,
-        headers: { ...headers, 'content-length': String(body.byteLength), connection: 'close' },
-        timeout: 5000,
-      });
-      this.inflight.add(req);
-      const done = (status: number) => {
-        if (!this.inflight.delete(req)) return;
-        resolve(status);
-      };
-      req.on('response', (res) => {
-        res.resume();
-        res.on('end', () => done(res.statusCode ?? 0));
-        res.on('error', () => done(0));
-      });
-      req.on('timeout', () => req.destroy());
-      req.on('error', () => done(0));
-      req.on('close', () => done(0));
-      req.end(body);
-    });
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1071,34 +1037,4 @@ function writeTop(payload: unknown): string {
     /"(tid|oid|num_iid|sku_id|refund_id|gift_item_id)":"(\d+)"/g,
     '"$1":$2',
   );
-}
-
-function readBody(req: http.IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.byteLength;
-      if (size > 2 * 1024 * 1024) {
-        req.destroy();
-        reject(new Error('body too large'));
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
-
-/** Small seeded PRNG (mulberry32): the same seed gives the same shop. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

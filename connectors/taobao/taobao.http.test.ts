@@ -16,12 +16,12 @@ import {
   RefreshTokenError,
   RetryableError,
 } from '../contract.js';
+import { verifyRelaySignature } from '../relay-webhook.js';
 import { installLeakGuard } from '../testing/leak-guard.js';
 import { signTop, TopClient } from './client.js';
 import { type TaobaoConfigInput, taobaoConfigSchema } from './config.js';
 import { createTaobaoConnector } from './connector.js';
 import { decodeCursor, splitWindows } from './pagination.js';
-import { verifyRelaySignature } from './webhook.js';
 
 installLeakGuard();
 

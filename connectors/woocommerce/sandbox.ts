@@ -22,6 +22,7 @@
  */
 import { createHash, createHmac } from 'node:crypto';
 import http from 'node:http';
+import { mulberry32, TokenBucket } from '../testing/sandbox-kit.js';
 
 export interface WooSandboxOptions {
   /** Port; 0 (default) picks a free one. */
@@ -110,18 +111,6 @@ interface OrderRec {
 
 const TAX_BP = 1000; // 10 % VAT on goods and shipping
 
-/** Mulberry32: small, seedable. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function cents(n: number): string {
   const sign = n < 0 ? '-' : '';
   const a = Math.abs(n);
@@ -160,8 +149,7 @@ export class WooSandbox {
   private readonly orders = new Map<number, OrderRec>();
   private nextPostId = 100;
   private nextItemId = 1;
-  private tokens: number;
-  private lastRefill: number;
+  private readonly bucket: TokenBucket;
   private server: http.Server | undefined;
   private baseUrl = '';
 
@@ -183,9 +171,9 @@ export class WooSandbox {
       batchLimit: init.batchLimit ?? 100,
       now: init.now ?? Date.now,
     };
-    this.random = rng(this.options.seed);
-    this.tokens = this.options.throttle.capacity;
-    this.lastRefill = this.options.now();
+    this.random = mulberry32(this.options.seed);
+    this.bucket = new TokenBucket(this.options.throttle.capacity);
+    this.bucket.resetClock(this.options.now());
     this.seedCatalog();
   }
 
@@ -676,14 +664,11 @@ export class WooSandbox {
   private throttle(): void {
     const now = this.options.now();
     const t = this.options.throttle;
-    this.tokens = Math.min(t.capacity, this.tokens + ((now - this.lastRefill) / 1000) * t.refillPerSecond);
-    this.lastRefill = now;
-    if (this.tokens < 1) {
+    if (!this.bucket.take(now, t)) {
       throw new HttpError(429, 'too_many_requests', 'Too many requests.', {
-        'retry-after': String(Math.max(1, Math.ceil((1 - this.tokens) / t.refillPerSecond))),
+        'retry-after': String(Math.max(1, Math.ceil((1 - this.bucket.tokens) / t.refillPerSecond))),
       });
     }
-    this.tokens -= 1;
   }
 
   private authenticate(url: URL, headers: http.IncomingHttpHeaders): void {
