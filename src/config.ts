@@ -133,6 +133,8 @@ const syncSchema = z.strictObject({
   leaseMs: intIn(1000, 3_600_000).default(90_000),
   /** Inbox worker sleep when idle (a delivery wakes it at once). Default 500 ms. */
   inboxIdleMs: intIn(10, 60_000).default(500),
+  /** Stock push loop sleep when idle (applied orders wake it at once). Default 250 ms. */
+  pushIdleMs: intIn(10, 60_000).default(250),
 });
 
 /** What Hono's bearer auth accepts as a token (RFC 6750 `b64token`); anything else could never match. */

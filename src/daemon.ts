@@ -16,10 +16,11 @@ import { adminApi } from './server/admin-inventory.js';
 import { ordersRouter } from './server/admin-orders.js';
 import { type AppEnv, type Clock, createApp, type MountedRouter, systemClock } from './server/app.js';
 import { webhookRouter } from './server/webhooks.js';
-import { InboxWorker } from './sync/inbox-worker.js';
+import { BackgroundLoop } from './sync/background-loop.js';
 import { Scheduler } from './sync/scheduler.js';
 import { createShopConnectors } from './sync/shop-connectors.js';
 import { statusReport } from './sync/status.js';
+import { planPushes, pushShop } from './sync/stock-push.js';
 
 export interface DaemonOptions {
   clock?: Clock;
@@ -78,10 +79,12 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
       log.child({ component: 'connector' }),
       options.clock ?? systemClock,
     );
-    let worker: InboxWorker | undefined;
+    let worker: BackgroundLoop | undefined;
+    let pusher: BackgroundLoop | undefined;
     const orders = new Orders(inventory, config.shops, log.child({ component: 'orders' }), {
       clock: options.clock,
       onReceived: () => worker?.wake(),
+      onApplied: () => pusher?.wake(),
       fetchOrder: async (shopId, platformOrderId) => {
         const sc = shopConnectors.get(shopId);
         if (!sc) throw new Error(`shop ${shopId} has no connector`);
@@ -91,10 +94,36 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
     await orders.registerShops();
     let scheduler: Scheduler | undefined;
     if (config.sync.enabled) {
-      worker = new InboxWorker(orders, log.child({ component: 'inbox' }), {
-        idleMs: config.sync.inboxIdleMs,
-      });
+      const inboxLog = log.child({ component: 'inbox' });
+      worker = new BackgroundLoop(
+        'inbox',
+        async () => {
+          const r = await orders.processBatch(100);
+          if (r.claimed > 0) inboxLog.debug({ ...r, results: undefined }, 'inbox batch');
+          return r.claimed > 0;
+        },
+        inboxLog,
+        { idleMs: config.sync.inboxIdleMs },
+      );
       worker.start();
+      const settings = new Map(config.shops.map((s) => [s.id, s]));
+      const pushLog = log.child({ component: 'push' });
+      pusher = new BackgroundLoop(
+        'stock push',
+        async () => {
+          const plan = await planPushes(inventory, settings);
+          let sent = 0;
+          for (const sc of shopConnectors.values()) {
+            const r = await pushShop(inventory, sc);
+            sent += r.sent;
+            if (r.sent > 0 || r.error) pushLog.info(r, 'stock pushed');
+          }
+          return plan.skus > 0 || sent > 0;
+        },
+        pushLog,
+        { idleMs: config.sync.pushIdleMs },
+      );
+      pusher.start();
       scheduler = new Scheduler(
         inventory,
         orders,
@@ -107,6 +136,7 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
     stopSync = async () => {
       await scheduler?.stop();
       await worker?.stop();
+      await pusher?.stop();
     };
     const api = adminApi({ inventory, token: config.admin.token });
     api.route('/', ordersRouter(orders));

@@ -3,7 +3,7 @@ import { sql } from '../db/sql.js';
 import { bundleAts, simpleAts } from '../domain/ats.js';
 import { expandToPhysical } from '../domain/bundles.js';
 import { loadContext } from './store.js';
-import type { TxRunner } from './tx.js';
+import type { Tx, TxRunner } from './tx.js';
 import { entityId, parseInput } from './validation.js';
 
 const atsInput = z.strictObject({
@@ -40,9 +40,10 @@ export interface LevelView {
 export class Availability {
   constructor(private readonly tx: TxRunner) {}
 
-  async ats(input: AtsInput): Promise<AtsView[]> {
+  /** `within`: read inside the caller's transaction (the push planner). */
+  async ats(input: AtsInput, within?: Tx): Promise<AtsView[]> {
     const d = parseInput(atsInput, input, 'availability query');
-    return this.tx.run(async (tx) => {
+    return this.tx.join(within, async (tx) => {
       const warehouseIds =
         d.warehouseIds ??
         (await tx.query<{ id: number }>(sql`SELECT id FROM warehouse WHERE active`)).map((w) => w.id);

@@ -42,6 +42,8 @@ export interface OrdersOptions {
   fetchOrder?: (shopId: string, platformOrderId: string) => Promise<CanonicalOrderInput | null>;
   /** Called after new deliveries were stored (wakes the inbox worker). */
   onReceived?: () => void;
+  /** Called after a batch applied orders (stock may have changed: wakes the stock pusher). */
+  onApplied?: () => void;
   /** The time unpaid holds expire against. Default: the system clock. */
   clock?: { now(): Date };
   /** Attempts before an event is parked with its error. Default 8. */
@@ -66,6 +68,16 @@ const listingInput = z.strictObject({
   platformSkuId: z.string().trim().max(128).optional(),
   sku: code,
   unitsPerItem: positiveQty.optional(),
+  /**
+   * Where the platform keeps this listing's quantity (the connector's ListingRef: e.g. Shopify
+   * inventory item + location). Unset: the listing maps orders but its stock is not pushed.
+   */
+  stockRef: z
+    .strictObject({
+      listingId: z.string().trim().min(1).max(128),
+      locationId: z.string().trim().min(1).max(128).optional(),
+    })
+    .optional(),
 });
 export type ListingInput = z.input<typeof listingInput>;
 
@@ -81,6 +93,7 @@ export class Orders {
   private readonly clock: { now(): Date };
   private readonly fetchOrder: OrdersOptions['fetchOrder'];
   private readonly onReceived: OrdersOptions['onReceived'];
+  private readonly onApplied: OrdersOptions['onApplied'];
 
   constructor(
     private readonly inv: Inventory,
@@ -95,6 +108,7 @@ export class Orders {
     this.clock = options.clock ?? { now: () => new Date() };
     this.fetchOrder = options.fetchOrder;
     this.onReceived = options.onReceived;
+    this.onApplied = options.onApplied;
   }
 
   /**
@@ -197,6 +211,7 @@ export class Orders {
         report.results.push({ eventId: event.id, error: message });
       }
     }
+    if (report.applied > 0) this.onApplied?.();
     return report;
   }
 
@@ -253,11 +268,17 @@ export class Orders {
       );
       if (!sku) throw new NotFoundError('sku', [d.sku]);
       const [row] = await tx.query<{ id: number }>(sql`
-        INSERT INTO listing (shop_id, platform_item_id, platform_sku_id, sku_id, units_per_item)
-        VALUES (${shop.id}, ${d.platformItemId}, ${d.platformSkuId ?? ''}, ${sku.id}, ${d.unitsPerItem ?? 1})
+        INSERT INTO listing (shop_id, platform_item_id, platform_sku_id, sku_id, units_per_item, stock_ref, stock_location)
+        VALUES (${shop.id}, ${d.platformItemId}, ${d.platformSkuId ?? ''}, ${sku.id}, ${d.unitsPerItem ?? 1},
+                ${d.stockRef?.listingId ?? null}, ${d.stockRef?.locationId ?? null})
         ON CONFLICT (shop_id, platform_item_id, platform_sku_id) DO UPDATE
-          SET sku_id = EXCLUDED.sku_id, units_per_item = EXCLUDED.units_per_item, updated_at = now()
+          SET sku_id = EXCLUDED.sku_id, units_per_item = EXCLUDED.units_per_item, stock_ref = EXCLUDED.stock_ref,
+              stock_location = EXCLUDED.stock_location, updated_at = now()
         RETURNING id`);
+      // The listing's quantity must be (re)computed and pushed.
+      await tx.execute(
+        sql`INSERT INTO stock_dirty (sku_id) VALUES (${sku.id}) ON CONFLICT (sku_id) DO NOTHING`,
+      );
       return row!.id;
     });
     const waiting = await this.inv.transaction((tx) =>

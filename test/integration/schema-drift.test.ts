@@ -67,8 +67,10 @@ describe('schema.prisma vs the migrated database', () => {
       'sales_order_line',
       'shop',
       'sku',
+      'stock_dirty',
       'stock_level',
       'stock_movement',
+      'stock_push',
       'warehouse',
     ]);
     expect(actual.tables.map((x) => x.name).sort()).toEqual(tables);
@@ -85,6 +87,7 @@ describe('schema.prisma vs the migrated database', () => {
       'InboxStatus',
       'MovementKind',
       'OrderStatus',
+      'PushStatus',
       'ReservationStatus',
       'SkuKind',
     ]);

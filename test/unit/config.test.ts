@@ -44,6 +44,7 @@ const DEFAULTS = {
     expiryCron: '0 * * * * *',
     leaseMs: 90_000,
     inboxIdleMs: 500,
+    pushIdleMs: 250,
   },
   shops: [],
 };

@@ -1,0 +1,76 @@
+import type { Logger } from '../log.js';
+
+export interface BackgroundLoopOptions {
+  /** Sleep when a step found nothing to do; `wake()` cuts it short. Default 500 ms. */
+  idleMs?: number;
+}
+
+/**
+ * Runs `step` again and again in the background: straight on while it reports more work, then
+ * sleeping until woken (new work was stored) or the idle interval passes (retries coming due,
+ * other replicas' leases running out). A failing step is logged and retried after the interval;
+ * the loop never throws into the void. `stop()` lets the current step finish.
+ */
+export class BackgroundLoop {
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wakeUp: (() => void) | undefined;
+  private woken = false;
+  private readonly idleMs: number;
+
+  constructor(
+    readonly name: string,
+    /** One unit of work; resolves true when there may be more right away. */
+    private readonly step: () => Promise<boolean>,
+    private readonly log: Logger,
+    options: BackgroundLoopOptions = {},
+  ) {
+    this.idleMs = options.idleMs ?? 500;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** New work is waiting: end the sleep now, or skip the next one. */
+  wake(): void {
+    this.woken = true;
+    this.wakeUp?.();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      let more = false;
+      this.woken = false;
+      try {
+        more = await this.step();
+      } catch (err) {
+        this.log.error(
+          { err, loop: this.name },
+          `${this.name} step failed; retrying after the idle interval`,
+        );
+      }
+      if (!more && !this.woken && this.running) await this.sleep();
+    }
+  }
+
+  private sleep(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wakeUp = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, this.idleMs);
+      this.wakeUp = done;
+    });
+  }
+}

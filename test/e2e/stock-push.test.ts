@@ -1,0 +1,144 @@
+/**
+ * Stock pushed back to a sandbox shop over real HTTP: every mapped listing gets the ledger's
+ * available-to-sell, and an order pulled from the shop lowers the quantity pushed for its
+ * listings; a burst of changes coalesces to the latest value.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SandboxSession } from '../../connectors/contract.js';
+import { getConnector } from '../../connectors/registry.js';
+import { loadConfig } from '../../src/config.js';
+import { type Daemon, startDaemon } from '../../src/daemon.js';
+import { createLogger } from '../../src/log.js';
+import { createTestDb, onPostgres, type TestDb } from '../support/db.js';
+
+const SHOP = 'shopify-push';
+const COLOURS = ['GREEN', 'RED', 'BLACK'];
+let sandbox: SandboxSession;
+let daemon: Daemon;
+let own: TestDb | undefined;
+/** inventory item id -> SKU id */
+const skuOfItem = new Map<string, number>();
+
+async function until<T>(
+  what: string,
+  probe: () => Promise<T> | T,
+  ok: (v: T) => boolean,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last = await probe();
+  while (!ok(last)) {
+    if (Date.now() > deadline)
+      throw new Error(`${what}: still ${JSON.stringify(last)} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+    last = await probe();
+  }
+  return last;
+}
+
+/** The last quantity the sandbox received per inventory item (first location). */
+function lastPushed(): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const p of sandbox.stockPushes()) out.set(p.listing.listingId, p.quantity);
+  return out;
+}
+
+beforeAll(async () => {
+  sandbox = await (await getConnector('shopify').sandbox()).start({ relaxedRateLimits: true });
+  own = onPostgres ? await createTestDb({ migrate: false }) : undefined;
+  const base = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATABASE_URL: own?.url ?? 'pglite:memory' });
+  daemon = await startDaemon(
+    {
+      ...base,
+      sync: { ...base.sync, pullCron: '* * * * * *', inboxIdleMs: 50, pushIdleMs: 50 },
+      shops: [
+        {
+          id: SHOP,
+          platform: 'shopify',
+          warehouses: ['SH'],
+          reserveOn: 'paid',
+          restockOn: 'receipt',
+          matchOuterId: true,
+          connector: sandbox.config as Record<string, unknown>,
+        },
+      ],
+    },
+    createLogger({ level: 'silent', pretty: false }),
+  );
+  const inv = daemon.inventory;
+  const wh = (await inv.catalog.putWarehouse({ code: 'SH', name: 'Shanghai' })).id;
+  const location = (sandbox.config as { locationId: string }).locationId;
+  for (let p = 0; p < 4; p++) {
+    for (let v = 0; v < 3; v++) {
+      const code = `SKU-${p + 1}-${COLOURS[v]}`;
+      const sku = await inv.catalog.putSku({ code, name: code });
+      await inv.ledger.receive({ key: `open-${code}`, skuId: sku.id, warehouseId: wh, quantity: 50 });
+      // The sandbox numbers its variants and inventory items this way (connectors/shopify/sandbox.ts).
+      const item = String(808_950_810 + p * 100 + v);
+      skuOfItem.set(item, sku.id);
+      await daemon.orders.putListing({
+        shopId: SHOP,
+        platformItemId: String(632_910_392 + p * 100),
+        platformSkuId: String(39_072_856 + p * 100 + v),
+        sku: code,
+        stockRef: { listingId: item, locationId: location },
+      });
+    }
+  }
+});
+afterAll(async () => {
+  await daemon?.stop();
+  await sandbox?.stop();
+  await own?.drop();
+});
+
+async function atsByItem(): Promise<Map<string, number>> {
+  const ats = await daemon.inventory.availability.ats({ skuIds: [...skuOfItem.values()] });
+  const bySku = new Map(ats.map((a) => [a.skuId, a.ats]));
+  return new Map([...skuOfItem].map(([item, sku]) => [item, bySku.get(sku)!]));
+}
+
+const matches = (want: Map<string, number>) => (got: Map<string, number>) =>
+  [...want].every(([item, q]) => got.get(item) === q);
+
+describe('stock push-back', () => {
+  it('pushes each listing its available-to-sell, and again after orders reserve stock', async () => {
+    await until(
+      'every listing pushed 50',
+      lastPushed,
+      matches(new Map([...skuOfItem.keys()].map((i) => [i, 50]))),
+    );
+    const before = sandbox.stockPushes().length;
+
+    await sandbox.generateOrders(20);
+    await until(
+      'orders pulled and applied',
+      async () =>
+        (
+          await daemon.db.withSession((s) =>
+            s.query<{ orders: number; pending: number }>(`
+              SELECT (SELECT COUNT(*)::int FROM sales_order) AS orders,
+                     (SELECT COUNT(*)::int FROM inbox_event WHERE status = 'pending') AS pending`),
+          )
+        )[0]!,
+      (c) => c.orders === 20 && c.pending === 0,
+    );
+    const [reserved] = await daemon.db.withSession((s) =>
+      s.query<{ n: number }>(`SELECT COALESCE(SUM(reserved), 0)::int AS n FROM stock_level`),
+    );
+    expect(reserved!.n).toBeGreaterThan(0);
+    const want = await atsByItem();
+    await until('pushed quantities follow the ledger', lastPushed, matches(want));
+    // Only listings whose value changed were pushed again (latest value, no repeats of equal ones).
+    const again = sandbox.stockPushes().slice(before);
+    const changed = [...want].filter(([, q]) => q !== 50).length;
+    expect(new Set(again.map((p) => p.listing.listingId)).size).toBe(changed);
+
+    const [rows] = await daemon.db.withSession((s) =>
+      s.query<{ pending: number; failed: number }>(`
+        SELECT COUNT(*) FILTER (WHERE status = 'pending')::int AS pending,
+               COUNT(*) FILTER (WHERE status = 'failed')::int AS failed FROM stock_push`),
+    );
+    expect(rows).toEqual({ pending: 0, failed: 0 });
+  });
+});
