@@ -16,6 +16,8 @@ export interface ShopStatus {
   /** Replica holding the pull lease, while it is valid. */
   leaseOwner: string | null;
   inbox: { pending: number; parked: number };
+  /** Stock push outbox: listings waiting to be pushed, failed ones, and the oldest wait. */
+  push: { pending: number; failed: number; oldestPendingSeconds: number | null };
   openExceptions: Record<string, number>;
   health: 'ok' | 'error' | 'not_connected';
 }
@@ -52,6 +54,12 @@ export async function statusReport(deps: {
     inbox: await tx.query<{ shop_id: string; status: string; n: number }>(sql`
       SELECT shop_id, status::text AS status, COUNT(*)::int AS n FROM inbox_event
       WHERE status IN ('pending', 'parked') GROUP BY 1, 2`),
+    push: await tx.query<{ shop_id: string; pending: number; failed: number; oldest: number | null }>(sql`
+      SELECT l.shop_id,
+             COUNT(*) FILTER (WHERE p.status = 'pending')::int AS pending,
+             COUNT(*) FILTER (WHERE p.status = 'failed')::int AS failed,
+             EXTRACT(EPOCH FROM now() - MIN(p.desired_at) FILTER (WHERE p.status = 'pending'))::int AS oldest
+      FROM stock_push p JOIN listing l ON l.id = p.listing_id GROUP BY l.shop_id`),
     exceptions: await tx.query<{ shop_id: string; kind: string; n: number }>(sql`
       SELECT shop_id, kind::text AS kind, COUNT(*)::int AS n FROM order_exception
       WHERE status = 'open' GROUP BY 1, 2`),
@@ -71,10 +79,18 @@ export async function statusReport(deps: {
       lastPullError: error,
       leaseOwner: row?.owner ?? null,
       inbox: { pending: count('pending'), parked: count('parked') },
+      push: (() => {
+        const p = rows.push.find((r) => r.shop_id === s.id);
+        return { pending: p?.pending ?? 0, failed: p?.failed ?? 0, oldestPendingSeconds: p?.oldest ?? null };
+      })(),
       openExceptions: Object.fromEntries(
         rows.exceptions.filter((e) => e.shop_id === s.id).map((e) => [e.kind, e.n]),
       ),
-      health: !connected ? 'not_connected' : error ? 'error' : 'ok',
+      health: !connected
+        ? 'not_connected'
+        : error || rows.push.some((p) => p.shop_id === s.id && p.failed > 0)
+          ? 'error'
+          : 'ok',
     };
   });
   return {

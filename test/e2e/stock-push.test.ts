@@ -9,6 +9,7 @@ import { getConnector } from '../../connectors/registry.js';
 import { loadConfig } from '../../src/config.js';
 import { type Daemon, startDaemon } from '../../src/daemon.js';
 import { createLogger } from '../../src/log.js';
+import type { StatusReport } from '../../src/sync/status.js';
 import { createTestDb, onPostgres, type TestDb } from '../support/db.js';
 
 const SHOP = 'shopify-push';
@@ -140,5 +141,42 @@ describe('stock push-back', () => {
                COUNT(*) FILTER (WHERE status = 'failed')::int AS failed FROM stock_push`),
     );
     expect(rows).toEqual({ pending: 0, failed: 0 });
+    const status = (await (await fetch(`${daemon.url}/api/status`)).json()) as StatusReport;
+    expect(status.shops[0]).toMatchObject({
+      health: 'ok',
+      push: { pending: 0, failed: 0, oldestPendingSeconds: null },
+    });
+  });
+
+  it('a listing the platform does not know fails alone, with its error kept and shown', async () => {
+    const location = (sandbox.config as { locationId: string }).locationId;
+    const { listingId } = await daemon.orders.putListing({
+      shopId: SHOP,
+      platformItemId: 'GHOST',
+      sku: 'SKU-1-GREEN',
+      stockRef: { listingId: '999999999', locationId: location },
+    });
+    const row = await until(
+      'the unknown listing failed',
+      async () =>
+        (
+          await daemon.db.withSession((s) =>
+            s.query<{ status: string; last_error: string | null }>(
+              `SELECT status::text AS status, last_error FROM stock_push WHERE listing_id = ${listingId}`,
+            ),
+          )
+        )[0],
+      (r) => r?.status === 'failed' || (r?.status === 'pending' && r.last_error !== null),
+    );
+    expect(row!.last_error).toBeTruthy();
+    const status = (await (await fetch(`${daemon.url}/api/status`)).json()) as StatusReport;
+    expect(status.shops[0]!.health).toBe(row!.status === 'failed' ? 'error' : 'ok');
+    // The others stay synced.
+    const [others] = await daemon.db.withSession((s) =>
+      s.query<{ n: number }>(
+        `SELECT COUNT(*)::int AS n FROM stock_push WHERE listing_id <> ${listingId} AND status <> 'synced'`,
+      ),
+    );
+    expect(others!.n).toBe(0);
   });
 });
