@@ -3,6 +3,7 @@
  * over real HTTP. A new platform gets these checks by adding its registry line.
  */
 import http from 'node:http';
+import { isDeepStrictEqual } from 'node:util';
 import axios from 'axios';
 import fc from 'fast-check';
 import { pino } from 'pino';
@@ -240,5 +241,83 @@ describe.each(connectors.map((c) => [c.descriptor.id, c] as const))('contract: %
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+describe.each(connectors.map((c) => [c.descriptor.id, c] as const))('sandbox catalog: %s', (_id, entry) => {
+  let session: SandboxSession;
+  let connector: Connector;
+
+  beforeAll(async () => {
+    session = await (await entry.sandbox()).start({ relaxedRateLimits: true, seed: 5 });
+    connector = entry.create(session.config, deps());
+  });
+
+  afterAll(async () => {
+    await session?.stop();
+  });
+
+  it('has one non-empty, unique 商家编码 per entry', () => {
+    const catalog = session.catalog();
+    expect(catalog.length).toBeGreaterThan(0);
+    const codes = catalog.map((c) => c.skuCode);
+    for (const c of catalog) {
+      expect(c.skuCode.trim(), JSON.stringify(c)).not.toBe('');
+      expect(c.title.trim(), JSON.stringify(c)).not.toBe('');
+      expect(c.platformItemId, JSON.stringify(c)).not.toBe('');
+    }
+    expect(new Set(codes).size).toBe(codes.length);
+    const ids = catalog.map((c) => `${c.platformItemId}\u0000${c.platformSkuId ?? ''}`);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('maps every line of the generated orders, by ids or by 商家编码', async () => {
+    const catalog = session.catalog();
+    const byIds = new Set(catalog.map((c) => `${c.platformItemId}\u0000${c.platformSkuId ?? ''}`));
+    const byCode = new Set(catalog.map((c) => c.skuCode));
+    const generated = await session.generateOrders(20);
+    const orders = [];
+    for await (const p of connector.pullOrders(null)) orders.push(...p.orders);
+    const pulled = orders.filter((o) => generated.includes(o.platformOrderId));
+    expect(new Set(pulled.map((o) => o.platformOrderId))).toEqual(new Set(generated));
+    const unmapped: string[] = [];
+    let checked = 0;
+    for (const o of pulled) {
+      for (const l of o.lines) {
+        if (l.gift && !l.outerSkuId) continue;
+        checked++;
+        const ok =
+          byIds.has(`${l.platformItemId}\u0000${l.platformSkuId ?? ''}`) ||
+          (l.outerSkuId !== undefined && byCode.has(l.outerSkuId));
+        if (!ok)
+          unmapped.push(
+            `${o.platformOrderId}/${l.lineId}: item ${l.platformItemId} sku ${l.platformSkuId} code ${l.outerSkuId}`,
+          );
+      }
+    }
+    expect(checked).toBeGreaterThan(0);
+    expect(unmapped).toEqual([]);
+  });
+
+  it('gives each entry the quantity its listing holds', () => {
+    const listings = session.listings();
+    const catalog = session.catalog();
+    let matched = 0;
+    for (const c of catalog) {
+      const l = listings.find((x) => isDeepStrictEqual(x.listing, c.stockRef));
+      if (!l) continue;
+      matched++;
+      expect(c.quantity, JSON.stringify(c.stockRef)).toBe(l.quantity);
+    }
+    expect(matched).toBe(catalog.length);
+  });
+
+  it('names a stock ref the connector can push to', async () => {
+    const [first] = session.catalog();
+    const before = session.stockPushes().length;
+    const results = await connector.pushStock([{ listing: first!.stockRef, quantity: 7 }]);
+    expect(results).toEqual([{ listing: first!.stockRef, status: 'ok', quantity: 7 }]);
+    expect(session.stockPushes().slice(before)).toEqual([{ listing: first!.stockRef, quantity: 7 }]);
+    expect(session.catalog()[0]!.quantity).toBe(7);
   });
 });

@@ -579,6 +579,19 @@ export interface SandboxSession<Config = unknown> {
   generateOrders(count: number): Promise<string[]>;
   /** Listings the sandbox stocks, with their current platform quantity. */
   listings(): { listing: ListingRef; quantity: number }[];
+  /**
+   * The sandbox shop's catalog as a seller would map it: one entry per sellable variant, with the
+   * 商家编码 its orders carry, the ids its order lines carry, and where its stock is pushed.
+   * Used by the demo to create SKUs, listings and opening stock.
+   */
+  catalog(): {
+    skuCode: string;
+    title: string;
+    platformItemId: string;
+    platformSkuId?: string;
+    stockRef: ListingRef;
+    quantity: number;
+  }[];
   /** Changes a quantity behind the connector's back (another app, a manual edit). */
   setQuantity(listing: ListingRef, quantity: number): void;
   /** Every stock update the sandbox accepted, in order. */

@@ -115,6 +115,21 @@ const shopSchema = z.strictObject({
    * (no webhooks; orders only by hand).
    */
   connector: z.record(z.string(), z.unknown(), { error: 'expected an object' }).optional(),
+  /**
+   * Demo and testing: run the platform's sandbox in this process and connect the shop to it
+   * (instead of `connector`). The sandbox shop's catalog is mapped onto shared demo SKUs
+   * (`DEMO-001`...) with opening stock, and it places orders at the given rate.
+   */
+  sandbox: z
+    .strictObject({
+      /** Orders the sandbox shop places per minute. Default 20. */
+      ordersPerMinute: z.number({ error: 'expected a number' }).min(0).max(6000).default(20),
+      /** Generator seed: the same seed gives the same shop. Default 1. */
+      seed: intIn(1, 1_000_000).default(1),
+      /** Opening stock of each demo SKU in the shop's first warehouse. Default 200. */
+      openingStock: intIn(0, 1_000_000).default(200),
+    })
+    .optional(),
 });
 
 const cronExpression = (what: string) =>
@@ -194,6 +209,9 @@ export const configSchema = z
       .default([])
       .refine((shops) => new Set(shops.map((x) => x.id)).size === shops.length, {
         error: 'each shop id may appear once',
+      })
+      .refine((shops) => shops.every((x) => !(x.sandbox && x.connector)), {
+        error: 'a shop has either connector settings or a sandbox, not both',
       }),
     admin: adminSchema.prefault({}),
   })

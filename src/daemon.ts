@@ -17,6 +17,7 @@ import { ordersRouter } from './server/admin-orders.js';
 import { type AppEnv, type Clock, createApp, type MountedRouter, systemClock } from './server/app.js';
 import { webhookRouter } from './server/webhooks.js';
 import { BackgroundLoop } from './sync/background-loop.js';
+import { SandboxShops } from './sync/demo.js';
 import { Scheduler } from './sync/scheduler.js';
 import { createShopConnectors } from './sync/shop-connectors.js';
 import { statusReport } from './sync/status.js';
@@ -67,6 +68,7 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
   const db = await openDatabase(config.database.url, { poolSize: config.database.poolSize });
   let server: Server | undefined;
   let stopSync: () => Promise<void> = async () => {};
+  let sandboxes: SandboxShops | undefined;
   try {
     const report = await migrate(db);
     if (report.applied.length > 0) log.info({ applied: report.applied }, 'migrations applied');
@@ -74,14 +76,17 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
       lockTimeoutMs: config.inventory.lockTimeoutMs,
       concurrency: db.kind === 'postgres' ? config.database.poolSize : 1,
     });
+    const demo = await SandboxShops.start(config.shops, config.server, log.child({ component: 'demo' }));
+    sandboxes = demo.sandboxes;
+    const shops = demo.shops;
     const shopConnectors = createShopConnectors(
-      config.shops,
+      shops,
       log.child({ component: 'connector' }),
       options.clock ?? systemClock,
     );
     let worker: BackgroundLoop | undefined;
     let pusher: BackgroundLoop | undefined;
-    const orders = new Orders(inventory, config.shops, log.child({ component: 'orders' }), {
+    const orders = new Orders(inventory, shops, log.child({ component: 'orders' }), {
       clock: options.clock,
       onReceived: () => worker?.wake(),
       onApplied: () => pusher?.wake(),
@@ -92,6 +97,7 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
       },
     });
     await orders.registerShops();
+    await sandboxes.seed(inventory, orders, shops);
     let scheduler: Scheduler | undefined;
     if (config.sync.enabled) {
       const inboxLog = log.child({ component: 'inbox' });
@@ -106,7 +112,7 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
         { idleMs: config.sync.inboxIdleMs },
       );
       worker.start();
-      const settings = new Map(config.shops.map((s) => [s.id, s]));
+      const settings = new Map(shops.map((s) => [s.id, s]));
       const pushLog = log.child({ component: 'push' });
       pusher = new BackgroundLoop(
         'stock push',
@@ -145,7 +151,7 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
         await statusReport({
           inv: inventory,
           orders,
-          shops: config.shops,
+          shops,
           connectors: shopConnectors,
           replicaId: scheduler?.owner,
           database: db.displayUrl,
@@ -169,9 +175,10 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
     server = await listen(app, config.server.host, config.server.port);
     const url = baseUrl(server.address() as AddressInfo);
     log.info(
-      { url, database: db.kind, db: db.displayUrl, status: `${url}/api/status`, shops: config.shops.length },
+      { url, database: db.kind, db: db.displayUrl, status: `${url}/api/status`, shops: shops.length },
       `stockd listening on ${url} (database: ${db.kind}); status at ${url}/api/status`,
     );
+    sandboxes.startOrders(shops);
 
     const srv = server;
     // Node closes idle keep-alive connections once, when close() is called; a connection whose
@@ -200,7 +207,9 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
         await closed;
       }
       clearTimeout(timer);
+      sandboxes?.stopOrders();
       await stopSync();
+      await sandboxes?.stop();
       await inventory.idle();
       await db.close();
       log.info({ ms: Math.round(performance.now() - started) }, 'stockd stopped cleanly');
@@ -220,6 +229,7 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
     };
   } catch (err) {
     await stopSync().catch(() => {});
+    await sandboxes?.stop().catch(() => {});
     if (server?.listening) await new Promise((resolve) => server?.close(resolve));
     await db.close().catch(() => {});
     throw err;

@@ -36,6 +36,22 @@ export const harness: SandboxHarness<DouyinConfigInput> = {
       listings() {
         return sandbox.listings().map((l) => ({ listing: { listingId: l.listingId }, quantity: l.quantity }));
       },
+      catalog() {
+        // One entry per SKU (the gift product included): orders carry product_id / sku_id and
+        // the SKU's `code` (商家编码, which the connector prefers over out_sku_id); stock goes to
+        // `product_id:sku_id`.
+        const stock = new Map(sandbox.listings().map((l) => [l.listingId, l.quantity]));
+        return [...sandbox.products, sandbox.giftProduct].flatMap((p) =>
+          p.skus.map((s) => ({
+            skuCode: s.code,
+            title: p.skus.length > 1 ? `${p.name} ${s.outSkuId.split('-')[0]}` : p.name,
+            platformItemId: p.productId,
+            platformSkuId: s.skuId,
+            stockRef: { listingId: `${p.productId}:${s.skuId}` },
+            quantity: stock.get(`${p.productId}:${s.skuId}`) ?? 0,
+          })),
+        );
+      },
       setQuantity(listing, quantity) {
         sandbox.setQuantity(listing.listingId, quantity);
       },

@@ -36,6 +36,19 @@ export const harness: SandboxHarness<JdConfigInput> = {
       listings() {
         return sandbox.listings().map((l) => ({ listing: { listingId: l.skuId }, quantity: l.quantity }));
       },
+      catalog() {
+        // One entry per SKU (gift SKUs included): orders carry wareId / skuId and outerSkuId
+        // (商家编码); stock goes to the skuId (no store).
+        const stock = new Map(sandbox.listings().map((l) => [l.skuId, l.quantity]));
+        return [...sandbox.skus, ...sandbox.giftSkus].map((s) => ({
+          skuCode: s.outerSkuId,
+          title: s.name,
+          platformItemId: s.wareId,
+          platformSkuId: s.skuId,
+          stockRef: { listingId: s.skuId },
+          quantity: stock.get(s.skuId) ?? 0,
+        }));
+      },
       setQuantity(listing, quantity) {
         sandbox.setQuantity(listing.listingId, quantity);
       },

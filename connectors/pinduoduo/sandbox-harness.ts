@@ -40,6 +40,21 @@ export const harness: SandboxHarness<PinduoduoConfigInput> = {
       listings() {
         return sandbox.listings().map((l) => ({ listing: { listingId: l.listingId }, quantity: l.quantity }));
       },
+      catalog() {
+        // One entry per SKU (the gift goods included): orders carry goods_id / sku_id and the
+        // SKU's outer_id (商家编码); stock goes to `goods_id:sku_id`.
+        const stock = new Map(sandbox.listings().map((l) => [l.listingId, l.quantity]));
+        return [...sandbox.goods, sandbox.giftGoods].flatMap((g) =>
+          g.skus.map((s) => ({
+            skuCode: s.outerId,
+            title: `${g.name} ${s.spec}`,
+            platformItemId: g.goodsId,
+            platformSkuId: s.skuId,
+            stockRef: { listingId: `${g.goodsId}:${s.skuId}` },
+            quantity: stock.get(`${g.goodsId}:${s.skuId}`) ?? 0,
+          })),
+        );
+      },
       setQuantity(listing, quantity) {
         sandbox.setQuantity(listing.listingId, quantity);
       },

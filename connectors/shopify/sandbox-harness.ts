@@ -47,6 +47,19 @@ export const harness: SandboxHarness<ShopifyConfigInput> = {
           quantity: s.quantity,
         }));
       },
+      catalog() {
+        // One entry per variant: orders carry product_id / variant_id and the variant's `sku`;
+        // stock is pushed to the variant's inventory item at the config's (first) location.
+        const location = sandbox.locationIds[0]!;
+        return sandbox.variants.map((v) => ({
+          skuCode: v.sku,
+          title: `${v.product_title} - ${v.title}`,
+          platformItemId: String(v.product_id),
+          platformSkuId: String(v.id),
+          stockRef: { listingId: String(v.inventory_item_id), locationId: String(location) },
+          quantity: sandbox.quantity(v.inventory_item_id, location) ?? 0,
+        }));
+      },
       setQuantity(listing, quantity) {
         const k = key(listing);
         sandbox.setQuantity(k.item, k.location, quantity);

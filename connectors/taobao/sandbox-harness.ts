@@ -5,7 +5,7 @@
  */
 import type { SandboxHarness, SandboxSession, SandboxStartOptions } from '../contract.js';
 import type { TaobaoConfigInput } from './config.js';
-import { TaobaoSandbox } from './sandbox.js';
+import { COLORS, TaobaoSandbox } from './sandbox.js';
 
 export const harness: SandboxHarness<TaobaoConfigInput> = {
   async start(options: SandboxStartOptions = {}): Promise<SandboxSession<TaobaoConfigInput>> {
@@ -37,6 +37,31 @@ export const harness: SandboxHarness<TaobaoConfigInput> = {
       },
       listings() {
         return sandbox.listings().map((l) => ({ listing: { listingId: l.listingId }, quantity: l.quantity }));
+      },
+      catalog() {
+        // Items with SKUs: one entry per SKU (outer_sku_id, num_iid:sku_id). Items without SKUs
+        // (the single-spec bag, the gift items): the item's outer_iid and num_iid alone; their
+        // order lines carry no sku_id and no outer_sku_id, so they map by (num_iid, '').
+        return [...sandbox.items, ...sandbox.giftItems].flatMap((item) =>
+          item.skus.length === 0
+            ? [
+                {
+                  skuCode: item.outerId,
+                  title: item.title,
+                  platformItemId: item.numIid,
+                  stockRef: { listingId: item.numIid },
+                  quantity: sandbox.quantity(item.numIid) ?? 0,
+                },
+              ]
+            : item.skus.map((s, j) => ({
+                skuCode: s.outerId,
+                title: `${item.title} ${COLORS[j] ?? s.outerId}`,
+                platformItemId: item.numIid,
+                platformSkuId: s.skuId,
+                stockRef: { listingId: `${item.numIid}:${s.skuId}` },
+                quantity: sandbox.quantity(`${item.numIid}:${s.skuId}`) ?? 0,
+              })),
+        );
       },
       setQuantity(listing, quantity) {
         sandbox.setQuantity(listing.listingId, quantity);

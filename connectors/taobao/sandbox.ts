@@ -154,7 +154,8 @@ const METHODS = new Set([
   'taobao.logistics.offline.send',
 ]);
 const NAMES = ['纯棉T恤', 'Thé vert 绿茶', '陶瓷马克杯', '运动袜', '台灯', '帆布包'];
-const COLORS = ['红色', '黑色', '白色'];
+/** The SKU names of every multi-SKU item, in SKU order. */
+export const COLORS = ['红色', '黑色', '白色'];
 
 export class TaobaoSandbox {
   readonly appKey: string;

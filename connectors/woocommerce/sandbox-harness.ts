@@ -36,6 +36,20 @@ export const harness: SandboxHarness<WooConfigInput> = {
       listings() {
         return sandbox.stocked().map((s) => ({ listing: { listingId: s.listingId }, quantity: s.quantity }));
       },
+      catalog() {
+        // One entry per stock-managed simple product or variation (variable parents hold no
+        // stock and are never sold as such): orders carry product_id (the parent for a
+        // variation), variation_id (0 = none) and the `sku`; stock goes to `"<id>"` or
+        // `"<parent>:<variation>"`.
+        return sandbox.sellable().map((p) => ({
+          skuCode: p.sku,
+          title: p.name,
+          platformItemId: String(p.parentId || p.id),
+          ...(p.parentId ? { platformSkuId: String(p.id) } : {}),
+          stockRef: { listingId: p.parentId ? `${p.parentId}:${p.id}` : String(p.id) },
+          quantity: p.stock,
+        }));
+      },
       setQuantity(listing, quantity) {
         sandbox.setQuantity(Number(listing.listingId.split(':').at(-1)), quantity);
       },

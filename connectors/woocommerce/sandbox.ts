@@ -253,6 +253,13 @@ export class WooSandbox {
       }));
   }
 
+  /** Stock-managed simple products and variations (what `stocked()` lists), with sku and name. */
+  sellable(): { id: number; parentId: number; name: string; sku: string; stock: number }[] {
+    return [...this.products.values()]
+      .filter((p) => p.manage && p.stock !== null)
+      .map((p) => ({ id: p.id, parentId: p.parentId, name: p.name, sku: p.sku, stock: p.stock ?? 0 }));
+  }
+
   setQuantity(productOrVariationId: number, quantity: number): void {
     const p = this.products.get(productOrVariationId);
     if (p) p.stock = quantity;

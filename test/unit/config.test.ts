@@ -53,10 +53,19 @@ const DEFAULTS = {
 const TOKEN = 'test-admin-token-0123456789abcdef';
 
 describe('loadConfig: sources', () => {
-  it('reads config/default.json when CONFIG is unset: the PGlite demo on port 3000', () => {
+  it('reads config/default.json when CONFIG is unset: the PGlite demo on port 3000 with three sandbox shops', () => {
     const config = loadConfig({});
-    expect(config).toEqual(DEFAULTS);
+    const { shops, sync, ...rest } = config;
+    const { shops: _s, sync: defaultSync, ...defaults } = DEFAULTS;
+    expect(rest).toEqual(defaults);
+    expect(sync).toEqual({ ...defaultSync, pullCron: '*/10 * * * * *' });
     expect(config.database.url).toBeUndefined();
+    expect(shops.map((s) => [s.id, s.platform, s.sandbox?.ordersPerMinute])).toEqual([
+      ['shopify-demo', 'shopify', 20],
+      ['tmall-demo', 'taobao', 20],
+      ['douyin-demo', 'douyin', 20],
+    ]);
+    expect(shops.every((s) => s.connector === undefined && s.warehouses.join() === 'MAIN')).toBe(true);
   });
 
   it('fills every option from the schema defaults when the file is empty', () => {
@@ -398,6 +407,11 @@ describe('shops', () => {
     expect(paths).toEqual(
       expect.arrayContaining(['shops.0.id', 'shops.0.platform', 'shops.0.warehouses', 'shops.1.reserveOn']),
     );
+  });
+
+  it('refuses a shop with both connector settings and a sandbox', () => {
+    const shop = { id: 'a', platform: 'shopify', warehouses: ['A'], connector: {}, sandbox: {} };
+    expect(() => loadConfig(withShops([shop]))).toThrow(/either connector settings or a sandbox/);
   });
 
   it('refuses two shops with one id', () => {
