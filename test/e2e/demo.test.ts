@@ -3,43 +3,15 @@
  * share the demo SKUs, place orders (announced by signed webhooks), and every shop receives the
  * ledger's new quantity for the SKUs sold anywhere.
  */
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { type Daemon, startDaemon } from '../../src/daemon.js';
 import { createLogger } from '../../src/log.js';
 import { createTestDb, onPostgres, type TestDb } from '../support/db.js';
+import { freePort, until } from '../support/e2e.js';
 
 let daemon: Daemon;
 let own: TestDb | undefined;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T>,
-  ok: (v: T) => boolean,
-  timeoutMs = 45_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = await probe();
-  while (!ok(last)) {
-    if (Date.now() > deadline)
-      throw new Error(`${what}: still ${JSON.stringify(last)} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 200));
-    last = await probe();
-  }
-  return last;
-}
 
 beforeAll(async () => {
   own = onPostgres ? await createTestDb({ migrate: false }) : undefined;
@@ -86,6 +58,7 @@ describe('demo with sandbox shops', () => {
           SELECT (SELECT COUNT(DISTINCT shop_id)::int FROM sales_order) AS shops,
                  (SELECT COALESCE(SUM(reserved), 0)::int FROM stock_level) AS reserved`),
       (r) => r.shops === 3 && r.reserved > 0,
+      45_000,
     );
     // A SKU sold somewhere is pushed to every shop that lists it, with the ledger's ATS.
     const synced = await until(
@@ -96,6 +69,7 @@ describe('demo with sandbox shops', () => {
                  COUNT(DISTINCT l.shop_id)::int AS shops
           FROM stock_push p JOIN listing l ON l.id = p.listing_id`),
       (r) => r.shops === 3 && r.synced > 0,
+      45_000,
     );
     expect(synced.listings).toBeGreaterThan(0);
     const status = (await (await fetch(`${daemon.url}/api/status`)).json()) as {

@@ -10,28 +10,12 @@ import { type Config, loadConfig } from '../../src/config.js';
 import { type Daemon, startDaemon } from '../../src/daemon.js';
 import { createLogger } from '../../src/log.js';
 import { createTestDb, onPostgres, type TestDb } from '../support/db.js';
+import { until } from '../support/e2e.js';
 
 const SHOP = 'shopify-replicated';
 let sandbox: SandboxSession;
 let own: TestDb;
 const daemons: Daemon[] = [];
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T>,
-  ok: (v: T) => boolean,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = await probe();
-  while (!ok(last)) {
-    if (Date.now() > deadline)
-      throw new Error(`${what}: still ${JSON.stringify(last)} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-    last = await probe();
-  }
-  return last;
-}
 
 describe.skipIf(!onPostgres)('replicas on one PostgreSQL', () => {
   let config: Config;

@@ -11,6 +11,7 @@ import { type Daemon, startDaemon } from '../../src/daemon.js';
 import { createLogger } from '../../src/log.js';
 import type { StatusReport } from '../../src/sync/status.js';
 import { createTestDb, onPostgres, type TestDb } from '../support/db.js';
+import { until } from '../support/e2e.js';
 
 const SHOP = 'shopify-push';
 const COLOURS = ['GREEN', 'RED', 'BLACK'];
@@ -19,23 +20,6 @@ let daemon: Daemon;
 let own: TestDb | undefined;
 /** inventory item id -> SKU id */
 const skuOfItem = new Map<string, number>();
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T> | T,
-  ok: (v: T) => boolean,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = await probe();
-  while (!ok(last)) {
-    if (Date.now() > deadline)
-      throw new Error(`${what}: still ${JSON.stringify(last)} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-    last = await probe();
-  }
-  return last;
-}
 
 /** The last quantity the sandbox received per inventory item (first location). */
 function lastPushed(): Map<string, number> {

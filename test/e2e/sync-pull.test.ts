@@ -11,28 +11,12 @@ import { type Daemon, startDaemon } from '../../src/daemon.js';
 import { createLogger } from '../../src/log.js';
 import type { StatusReport } from '../../src/sync/status.js';
 import { createTestDb, onPostgres, type TestDb } from '../support/db.js';
+import { until } from '../support/e2e.js';
 
 const SHOP = 'shopify-pull';
 let sandbox: SandboxSession;
 let daemon: Daemon;
 let own: TestDb | undefined;
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T>,
-  ok: (v: T) => boolean,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = await probe();
-  while (!ok(last)) {
-    if (Date.now() > deadline)
-      throw new Error(`${what}: still ${JSON.stringify(last)} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-    last = await probe();
-  }
-  return last;
-}
 
 beforeAll(async () => {
   sandbox = await (await getConnector('shopify').sandbox()).start({ relaxedRateLimits: true });

@@ -4,7 +4,6 @@
  * delivery is refused with nothing stored.
  */
 import { createHmac } from 'node:crypto';
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SandboxSession } from '../../connectors/contract.js';
 import { getConnector } from '../../connectors/registry.js';
@@ -12,19 +11,9 @@ import { loadConfig } from '../../src/config.js';
 import { type Daemon, startDaemon } from '../../src/daemon.js';
 import { createLogger } from '../../src/log.js';
 import { createTestDb, onPostgres, type TestDb } from '../support/db.js';
+import { freePort } from '../support/e2e.js';
 
 const SHOP = 'shopify-main';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 let sandbox: SandboxSession;
 let daemon: Daemon;
