@@ -119,10 +119,18 @@ describe('stock push-back', () => {
     const changed = [...want].filter(([, q]) => q !== 50).length;
     expect(new Set(again.map((p) => p.listing.listingId)).size).toBe(changed);
 
-    const [rows] = await daemon.db.withSession((s) =>
-      s.query<{ pending: number; failed: number }>(`
-        SELECT COUNT(*) FILTER (WHERE status = 'pending')::int AS pending,
-               COUNT(*) FILTER (WHERE status = 'failed')::int AS failed FROM stock_push`),
+    // The sandbox records a push before the pusher books its result: wait for the outbox to settle.
+    const rows = await until(
+      'outbox settled',
+      async () =>
+        (
+          await daemon.db.withSession((s) =>
+            s.query<{ pending: number; failed: number }>(`
+              SELECT COUNT(*) FILTER (WHERE status = 'pending')::int AS pending,
+                     COUNT(*) FILTER (WHERE status = 'failed')::int AS failed FROM stock_push`),
+          )
+        )[0]!,
+      (r) => r.pending === 0,
     );
     expect(rows).toEqual({ pending: 0, failed: 0 });
     const status = (await (await fetch(`${daemon.url}/api/status`)).json()) as StatusReport;
