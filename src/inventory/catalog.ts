@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { sql } from '../db/sql.js';
 import { findCycle } from '../domain/bundles.js';
 import { BundleCycleError, NotFoundError, StockConflictError, ValidationError } from '../domain/errors.js';
 import { loadBundleGraph } from './store.js';
@@ -80,7 +81,9 @@ export class Catalog {
         throw new ValidationError(`SKU ${data.code} is a bundle; update it as a bundle`);
       }
       await this.checkBarcode(tx, data.code, data.barcode);
-      return toSkuView(await this.upsertSku(tx, data, 'simple'));
+      const row = await this.upsertSku(tx, data, 'simple');
+      await markDirty(tx, row.id);
+      return toSkuView(row);
     });
   }
 
@@ -108,6 +111,7 @@ export class Catalog {
       }
       await this.checkBarcode(tx, data.code, data.barcode);
       const row = await this.upsertSku(tx, data, 'bundle');
+      await markDirty(tx, row.id);
       const ids = components.map((c) => c.id);
       const graph = await loadBundleGraph(sqlOf(tx), ids);
       const cycle = findCycle(graph, row.id, ids);
@@ -289,4 +293,13 @@ function toSkuView(row: {
     kind: row.kind,
     safetyStock: row.safetyStock,
   };
+}
+
+/**
+ * Marks a SKU for the stock push planner (safety stock or a bundle recipe changes what its
+ * listings may show). Upserted, so the mark stays locked until this commits.
+ */
+async function markDirty(tx: PrismaTx, skuId: number): Promise<void> {
+  await sqlOf(tx).execute(sql`
+    INSERT INTO stock_dirty (sku_id) VALUES (${skuId}) ON CONFLICT (sku_id) DO UPDATE SET marked_at = now()`);
 }

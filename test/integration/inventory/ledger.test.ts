@@ -204,6 +204,25 @@ describe('catalog', () => {
     expect((await at(leaf, a)).reserved).toBe(12);
   });
 
+  it('a changed safety stock or bundle recipe marks the SKU for the stock push planner', async () => {
+    const marked = async (id: number) =>
+      (
+        await f.t.db.prisma.$queryRaw<
+          { n: number }[]
+        >`SELECT COUNT(*)::int AS n FROM stock_dirty WHERE sku_id = ${id}`
+      )[0]!.n;
+    const part = await f.inv.catalog.putSku({ code: 'MARK-PART', name: 'part' });
+    await f.t.db.prisma.$executeRaw`DELETE FROM stock_dirty`;
+    await f.inv.catalog.putSku({ code: 'MARK-PART', name: 'part', safetyStock: 3 });
+    expect(await marked(part.id)).toBe(1);
+    const kit = await f.inv.catalog.putBundle({
+      code: 'MARK-KIT',
+      name: 'kit',
+      components: [{ code: 'MARK-PART', quantity: 2 }],
+    });
+    expect(await marked(kit.id)).toBe(1);
+  });
+
   it('concurrent puts of one new code all succeed and leave one SKU', async () => {
     const views = await Promise.all(
       Array.from({ length: 12 }, (_, i) => f.inv.catalog.putSku({ code: 'RACE-PUT', name: `name ${i}` })),
