@@ -8,13 +8,17 @@ import axios from 'axios';
 import fc from 'fast-check';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CanonicalOrder } from '../src/domain/order.js';
 import { canonicalOrderSchema } from '../src/domain/order.js';
 import { apportionOrder } from '../src/domain/promotions.js';
 import {
   type Clock,
   type Connector,
   ConnectorConfigError,
+  ConnectorError,
+  type ListingRef,
   type OrderPage,
+  type RegisteredConnector,
   type SandboxSession,
 } from './contract.js';
 import { connectors, findConnector, getConnector } from './registry.js';
@@ -24,6 +28,59 @@ installLeakGuard();
 
 const clock: Clock = { now: () => new Date() };
 const deps = () => ({ http: axios.create(), log: pino({ level: 'silent' }), clock });
+/**
+ * Five minutes ahead: a pull made "later", past every connector's indexing lag (PDD keeps its
+ * window ends at least 3 minutes behind now), so orders placed just now are in its windows. Less
+ * than every overlap (>= 5 minutes), so an incremental pull still re-reads from before now.
+ */
+const later: Clock = { now: () => new Date(Date.now() + 5 * 60_000) };
+
+/** A webhook receiver answering with the platform's expected ack; records what it got. */
+async function startReceiver(entry: RegisteredConnector): Promise<{
+  url: string;
+  got: { headers: http.IncomingHttpHeaders; body: Buffer }[];
+  stop(): Promise<void>;
+}> {
+  const got: { headers: http.IncomingHttpHeaders; body: Buffer }[] = [];
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      got.push({ headers: req.headers, body: Buffer.concat(chunks) });
+      const ack = entry.descriptor.webhook.ack;
+      res
+        .writeHead(ack.status, ack.contentType ? { 'content-type': ack.contentType } : {})
+        .end(ack.body ?? '');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}/webhooks/${entry.descriptor.id}`,
+    got,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Every order a pull from `cursor` yields, and the last cursor. */
+async function pullAll(
+  connector: Connector,
+  cursor: string | null,
+): Promise<{ orders: CanonicalOrder[]; cursor: string | null }> {
+  const orders: CanonicalOrder[] = [];
+  let next = cursor;
+  for await (const p of connector.pullOrders(cursor)) {
+    orders.push(...p.orders);
+    next = p.nextCursor;
+  }
+  return { orders, cursor: next };
+}
+
+const refKey = (l: ListingRef) => `${l.listingId}@${l.locationId ?? ''}`;
 
 describe('registry', () => {
   it('has unique lower-case ids and finds each entry', () => {
@@ -321,3 +378,208 @@ describe.each(connectors.map((c) => [c.descriptor.id, c] as const))('sandbox cat
     expect(session.catalog()[0]!.quantity).toBe(7);
   });
 });
+
+describe.each(connectors.map((c) => [c.descriptor.id, c] as const))(
+  'sandbox stock and faults: %s',
+  (_id, entry) => {
+    let session: SandboxSession;
+    let connector: Connector;
+    let receiver: Awaited<ReturnType<typeof startReceiver>>;
+
+    beforeAll(async () => {
+      receiver = await startReceiver(entry);
+      session = await (await entry.sandbox()).start({
+        webhookUrl: receiver.url,
+        relaxedRateLimits: true,
+        seed: 11,
+      });
+      connector = entry.create(session.config, { ...deps(), clock: later });
+    });
+
+    afterAll(async () => {
+      await session?.stop();
+      await receiver?.stop();
+    });
+
+    it('generated orders take their units from the platform quantity and never oversell; same seed, same orders', async () => {
+      const catalog = session.catalog();
+      for (const c of catalog) session.setQuantity(c.stockRef, 4);
+      const before = new Map(session.listings().map((l) => [refKey(l.listing), l.quantity]));
+      const twin = await (await entry.sandbox()).start({ relaxedRateLimits: true, seed: 11 });
+      try {
+        for (const c of catalog) twin.setQuantity(c.stockRef, 4);
+        const ids = await session.generateOrders(40);
+        expect(ids.length).toBeGreaterThan(0);
+        expect(await twin.generateOrders(40)).toEqual(ids);
+        expect(twin.listings()).toEqual(session.listings());
+      } finally {
+        await twin.stop();
+      }
+      const after = session.listings();
+      for (const l of after) expect(l.quantity, refKey(l.listing)).toBeGreaterThanOrEqual(0);
+
+      // What the platform took = the units on the lines of the orders still standing (a cancelled
+      // order gave its units back), per catalog listing.
+      const { orders } = await pullAll(connector, null);
+      expect(orders.length).toBeGreaterThan(0);
+      const byIds = new Map(catalog.map((c) => [`${c.platformItemId}\u0000${c.platformSkuId ?? ''}`, c]));
+      const byCode = new Map(catalog.map((c) => [c.skuCode, c]));
+      const sold = new Map<string, number>();
+      const unmapped: string[] = [];
+      for (const o of orders) {
+        if (o.status === 'cancelled') continue;
+        for (const l of o.lines) {
+          const c =
+            byIds.get(`${l.platformItemId}\u0000${l.platformSkuId ?? ''}`) ??
+            (l.outerSkuId === undefined ? undefined : byCode.get(l.outerSkuId));
+          if (!c) unmapped.push(`${o.platformOrderId}/${l.lineId}`);
+          else sold.set(refKey(c.stockRef), (sold.get(refKey(c.stockRef)) ?? 0) + l.quantity);
+        }
+      }
+      expect(unmapped).toEqual([]);
+      expect([...sold.values()].reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+      // Some were cancelled by the sandbox's lifecycle: their units are back (not counted as sold).
+      expect(orders.some((o) => o.status === 'cancelled')).toBe(true);
+      for (const l of after) {
+        const k = refKey(l.listing);
+        expect(before.get(k)! - l.quantity, k).toBe(sold.get(k) ?? 0);
+      }
+      // The opening stock ran out somewhere: lines were left out rather than oversold.
+      expect(catalog.some((c) => session.quantity(c.stockRef) === 0)).toBe(true);
+    });
+
+    it('generating never fails nor oversells, whatever the seed and the (small) opening stock', async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+          fc.integer({ min: 0, max: 3 }),
+          fc.integer({ min: 1, max: 25 }),
+          async (seed, opening, count) => {
+            const s = await (await entry.sandbox()).start({ relaxedRateLimits: true, seed });
+            try {
+              for (const c of s.catalog()) s.setQuantity(c.stockRef, opening);
+              const ids = await s.generateOrders(count);
+              expect(ids.length).toBeLessThanOrEqual(count);
+              if (opening === 0) expect(ids).toEqual([]);
+              for (const c of s.catalog()) {
+                expect(s.quantity(c.stockRef)).toBeGreaterThanOrEqual(0);
+                expect(s.quantity(c.stockRef)).toBeLessThanOrEqual(opening);
+              }
+            } finally {
+              await s.stop();
+            }
+          },
+        ),
+        { numRuns: 10 },
+      );
+    });
+
+    it('sell takes the units; the pull and fetchOrder find the order with its quantity; no webhook unless asked', async () => {
+      const [c] = session.catalog();
+      session.setQuantity(c!.stockRef, 5);
+      const delivered = receiver.got.length;
+      const id = await session.sell(c!.stockRef, 2);
+      expect(session.quantity(c!.stockRef)).toBe(3);
+      expect(session.listings().find((l) => refKey(l.listing) === refKey(c!.stockRef))?.quantity).toBe(3);
+      expect(receiver.got.length).toBe(delivered);
+
+      const fetched = await connector.fetchOrder(id);
+      expect(fetched).toMatchObject({ platformOrderId: id, status: 'paid' });
+      expect(fetched!.lines.map((l) => [l.platformItemId, l.quantity])).toEqual([[c!.platformItemId, 2]]);
+      const pulled = (await pullAll(connector, null)).orders.find((o) => o.platformOrderId === id);
+      expect(pulled).toMatchObject({ status: 'paid' });
+      expect(pulled!.lines.map((l) => l.quantity)).toEqual([2]);
+
+      // The platform does not sell what it does not hold: nothing placed, nothing taken.
+      await expect(session.sell(c!.stockRef, 4)).rejects.toThrow(/only 3/);
+      expect(session.quantity(c!.stockRef)).toBe(3);
+
+      const announced = await session.sell(c!.stockRef, 1, { notify: true });
+      expect(session.quantity(c!.stockRef)).toBe(2);
+      expect(receiver.got.length).toBe(delivered + 1);
+      const hook = receiver.got.at(-1)!;
+      // Parsed by a connector on the real clock: relayed messages carry a timestamp checked for skew.
+      const parsed = entry
+        .create(session.config, deps())
+        .parseWebhook({ headers: hook.headers, body: new Uint8Array(hook.body) });
+      expect(parsed.ok).toBe(true);
+      if (parsed.ok) {
+        const ids = parsed.events.map((e) =>
+          e.kind === 'order' ? e.order.platformOrderId : e.platformOrderId,
+        );
+        expect(ids).toContain(announced);
+      }
+    });
+
+    it('cancel gives the units back, and an incremental pull sees the order cancelled', async () => {
+      const [, c] = session.catalog();
+      session.setQuantity(c!.stockRef, 4);
+      const id = await session.sell(c!.stockRef, 3);
+      expect(session.quantity(c!.stockRef)).toBe(1);
+      const first = await pullAll(connector, null);
+      expect(first.orders.find((o) => o.platformOrderId === id)?.status).toBe('paid');
+
+      await session.cancel(id);
+      expect(session.quantity(c!.stockRef)).toBe(4);
+      const again = await pullAll(connector, first.cursor);
+      expect(again.orders.find((o) => o.platformOrderId === id)?.status).toBe('cancelled');
+      await expect(session.cancel(id)).rejects.toThrow();
+      expect(session.quantity(c!.stockRef)).toBe(4);
+    });
+
+    it('injected faults reach the connector as rate_limited or retry, never config_error; faults(null) ends them', async () => {
+      const quick = entry.create(session.config, {
+        ...deps(),
+        http: axios.create({ timeout: 250 }),
+        clock: later,
+      });
+      const firstPage = async (): Promise<unknown> => {
+        try {
+          await quick.pullOrders(null).next();
+          return undefined;
+        } catch (err) {
+          return err;
+        }
+      };
+      const counts = session.faultCounts();
+
+      session.faults({ rate429: 1, retryAfterSeconds: 3 });
+      const throttled = await firstPage();
+      expect(throttled).toBeInstanceOf(ConnectorError);
+      expect(throttled).toMatchObject({ action: 'rate_limited', status: 429, retryAfterMs: 3000 });
+
+      session.faults({ rate500: 1 });
+      expect(await firstPage()).toMatchObject({ action: 'retry', status: 500 });
+
+      session.faults({ rateTimeout: 1, timeoutMs: 10_000 });
+      const timedOut = await firstPage();
+      expect(timedOut).toBeInstanceOf(ConnectorError);
+      expect(timedOut).toMatchObject({ action: 'retry', status: undefined });
+
+      session.faults({ rateMalformed: 1 });
+      const malformed = await firstPage();
+      expect(malformed).toBeInstanceOf(ConnectorError);
+      expect((malformed as ConnectorError).action).not.toBe('config_error');
+
+      // Only the API is hit unless asked otherwise.
+      session.faults({ rate500: 1 });
+      const elsewhere = await axios.get(`${session.url}/not-the-api`, { validateStatus: () => true });
+      expect(elsewhere.status).not.toBe(500);
+      session.faults({ rate500: 1, only: 'all' });
+      expect((await axios.get(`${session.url}/not-the-api`, { validateStatus: () => true })).status).toBe(
+        500,
+      );
+
+      session.faults(null);
+      await expect(quick.checkConnection()).resolves.toMatchObject({ ok: true });
+      await expect(quick.pullOrders(null).next()).resolves.toMatchObject({ done: false });
+      expect(session.faultCounts()).toEqual({
+        '429': counts['429'] + 1,
+        '500': counts['500'] + 2,
+        timeout: counts.timeout + 1,
+        malformed: counts.malformed + 1,
+      });
+      expect(() => session.faults({ rate500: 2 })).toThrow(RangeError);
+    });
+  },
+);

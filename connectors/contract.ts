@@ -567,18 +567,76 @@ export interface SandboxStartOptions {
 }
 
 /**
+ * Faults a sandbox injects into the API calls it serves (never into its webhook deliveries), to
+ * test how the connector and the core's queue handle them. Each rate is a probability (0..1) per
+ * API request, drawn from a PRNG seeded by the sandbox's seed, so a run repeats; the kinds are
+ * tried in the order below and at most one fault hits a request.
+ */
+export interface FaultSpec {
+  /** HTTP 429 with `Retry-After` and the platform's throttle body. Default 0. */
+  rate429?: number;
+  /** HTTP 500 in the platform's server-error shape (or plain). Default 0. */
+  rate500?: number;
+  /**
+   * No answer: the request is held for `timeoutMs` (or until the sandbox stops), then its socket
+   * is destroyed. Default 0.
+   */
+  rateTimeout?: number;
+  /** HTTP 200 with a truncated JSON body. Default 0. */
+  rateMalformed?: number;
+  /** `Retry-After` of an injected 429, in seconds. Default 1. */
+  retryAfterSeconds?: number;
+  /** How long an injected timeout holds the request, in ms. Default 35000 (past a 30 s client timeout). */
+  timeoutMs?: number;
+  /**
+   * `api` (default): only requests to the platform API's paths; `all`: every request the sandbox
+   * server receives (unknown paths included).
+   */
+  only?: 'api' | 'all';
+}
+
+/** The kinds of injected fault, as counted by `SandboxSession.faultCounts`. */
+export type FaultKind = '429' | '500' | 'timeout' | 'malformed';
+
+/**
  * A running sandbox seen through the platform-neutral operations the contract tests and the
  * demo need. Every connector folder exports one harness (`sandbox-harness.ts`).
+ *
+ * The sandbox keeps its own stock as the platform does: orders it generates or `sell`s take
+ * units from the ordered listings (a listing never sells more than it holds: such a line is left
+ * out, an order with nothing left is not placed), and cancellations give them back.
  */
 export interface SandboxSession<Config = unknown> {
   /** Base URL of the sandbox. */
   url: string;
   /** A connector config (already parsed) pointing at this sandbox. */
   config: Config;
-  /** Creates `count` orders now (with the sandbox's usual mix of promotions, gifts, states). */
+  /**
+   * Creates up to `count` orders now (with the sandbox's usual mix of promotions, gifts, states)
+   * and returns the ids of those placed: lines whose listing holds too few units are left out,
+   * and an order left without lines is not placed. Each order takes its units from the platform
+   * quantity; those the sandbox cancels give them back. Same seed and calls, same orders.
+   */
   generateOrders(count: number): Promise<string[]>;
+  /**
+   * Places one paid, unshipped order of `quantity` units of the catalog entry whose `stockRef` is
+   * `listing`, as a buyer would, at the list price; takes the units from the platform quantity
+   * and returns the platform order id. Throws, placing nothing, when the listing is unknown or
+   * holds fewer than `quantity` units. No webhook is sent unless `notify` is true (the order is
+   * then announced like a new paid order; a failed delivery throws, the order stays placed), so
+   * a test can model "sold on the platform, not imported yet".
+   */
+  sell(listing: ListingRef, quantity: number, options?: { notify?: boolean }): Promise<string>;
+  /**
+   * Cancels an unshipped order the way the platform does (its cancelled status, refunded when
+   * paid, and a new modified time so incremental pulls see it) and gives its units back to the
+   * platform quantity. Throws for an unknown, already cancelled or (partly) shipped order.
+   */
+  cancel(platformOrderId: string): Promise<void>;
   /** Listings the sandbox stocks, with their current platform quantity. */
   listings(): { listing: ListingRef; quantity: number }[];
+  /** The current platform quantity of one listing. Throws for a listing the sandbox does not stock. */
+  quantity(listing: ListingRef): number;
   /**
    * The sandbox shop's catalog as a seller would map it: one entry per sellable variant, with the
    * 商家编码 its orders carry, the ids its order lines carry, and where its stock is pushed.
@@ -600,6 +658,13 @@ export interface SandboxSession<Config = unknown> {
   deliverOrderWebhook(platformOrderId: string): Promise<void>;
   /** Tracking numbers the sandbox recorded for an order. */
   shipments(platformOrderId: string): string[];
+  /**
+   * Starts injecting faults into the API requests the sandbox serves (replacing any earlier
+   * spec); null stops. Throws a RangeError for a rate outside 0..1 or a negative duration.
+   */
+  faults(spec: FaultSpec | null): void;
+  /** Faults injected so far, per kind (never reset). */
+  faultCounts(): Record<FaultKind, number>;
   /** Stops the server and every timer. Idempotent. */
   stop(): Promise<void>;
 }

@@ -20,6 +20,7 @@ import { readFileSync } from 'node:fs';
 import cron from 'node-cron';
 import { z } from 'zod';
 import { platformSchema } from './domain/order.js';
+import { pushRulesSchema } from './sync/channel-rules.js';
 
 const intIn = (min: number, max: number) => {
   const error = `expected an integer from ${min} to ${max}`;
@@ -88,49 +89,66 @@ const SHOP_ID_RE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
  * One connected marketplace shop. The connector settings (credentials, endpoints) join this
  * section with the sync engine; today it holds what the order intake needs.
  */
-const shopSchema = z.strictObject({
-  /** Stable id used in keys, URLs and logs: lowercase letters, digits, `-`, `_` (e.g. `tmall-main`). */
-  id: z.string({ error: 'expected a shop id' }).regex(SHOP_ID_RE, {
-    error: 'expected 1-63 lowercase letters, digits, - or _, starting with a letter or digit',
-  }),
-  platform: platformSchema,
-  /** Warehouse codes that fulfil this shop's orders, highest priority first. */
-  warehouses: z
-    .array(z.string().min(1), { error: 'expected a list of warehouse codes' })
-    .min(1, { error: 'expected at least one warehouse code' }),
-  /** `paid` (付款减库存, default): orders take stock once paid; `created` (拍下减库存): at once. */
-  reserveOn: z.enum(['created', 'paid'], { error: 'expected created or paid' }).default('paid'),
-  /**
-   * With `reserveOn: created`: minutes an unpaid order may hold stock before it is given back
-   * (payment reserves again). Default unset: no expiry.
-   */
-  unpaidHoldMinutes: intIn(1, 7 * 24 * 60).optional(),
-  /** `receipt` (default): returned goods restock when received; `refund`: when the refund succeeds. */
-  restockOn: z.enum(['receipt', 'refund'], { error: 'expected receipt or refund' }).default('receipt'),
-  /** When no listing maps a line, use its 商家编码 (outer SKU id) as the SKU code. Default true. */
-  matchOuterId: z.boolean({ error: 'expected true or false' }).default(true),
-  /**
-   * The marketplace connector's settings (credentials, endpoints), checked at start-up against
-   * the platform's schema (connectors/<platform>/config.ts). Unset: the shop has no connector
-   * (no webhooks; orders only by hand).
-   */
-  connector: z.record(z.string(), z.unknown(), { error: 'expected an object' }).optional(),
-  /**
-   * Demo and testing: run the platform's sandbox in this process and connect the shop to it
-   * (instead of `connector`). The sandbox shop's catalog is mapped onto shared demo SKUs
-   * (`DEMO-001`...) with opening stock, and it places orders at the given rate.
-   */
-  sandbox: z
-    .strictObject({
-      /** Orders the sandbox shop places per minute. Default 20. */
-      ordersPerMinute: z.number({ error: 'expected a number' }).min(0).max(6000).default(20),
-      /** Generator seed: the same seed gives the same shop. Default 1. */
-      seed: intIn(1, 1_000_000).default(1),
-      /** Opening stock of each demo SKU in the shop's first warehouse. Default 200. */
-      openingStock: intIn(0, 1_000_000).default(200),
-    })
-    .optional(),
-});
+const shopSchema = z
+  .strictObject({
+    /** Stable id used in keys, URLs and logs: lowercase letters, digits, `-`, `_` (e.g. `tmall-main`). */
+    id: z.string({ error: 'expected a shop id' }).regex(SHOP_ID_RE, {
+      error: 'expected 1-63 lowercase letters, digits, - or _, starting with a letter or digit',
+    }),
+    platform: platformSchema,
+    /** Warehouse codes that fulfil this shop's orders, highest priority first. */
+    warehouses: z
+      .array(z.string().min(1), { error: 'expected a list of warehouse codes' })
+      .min(1, { error: 'expected at least one warehouse code' }),
+    /** `paid` (付款减库存, default): orders take stock once paid; `created` (拍下减库存): at once. */
+    reserveOn: z.enum(['created', 'paid'], { error: 'expected created or paid' }).default('paid'),
+    /**
+     * With `reserveOn: created`: minutes an unpaid order may hold stock before it is given back
+     * (payment reserves again). Default unset: no expiry.
+     */
+    unpaidHoldMinutes: intIn(1, 7 * 24 * 60).optional(),
+    /** `receipt` (default): returned goods restock when received; `refund`: when the refund succeeds. */
+    restockOn: z.enum(['receipt', 'refund'], { error: 'expected receipt or refund' }).default('receipt'),
+    /** When no listing maps a line, use its 商家编码 (outer SKU id) as the SKU code. Default true. */
+    matchOuterId: z.boolean({ error: 'expected true or false' }).default(true),
+    /**
+     * The marketplace connector's settings (credentials, endpoints), checked at start-up against
+     * the platform's schema (connectors/<platform>/config.ts). Unset: the shop has no connector
+     * (no webhooks; orders only by hand).
+     */
+    connector: z.record(z.string(), z.unknown(), { error: 'expected an object' }).optional(),
+    /**
+     * Demo and testing: run the platform's sandbox in this process and connect the shop to it
+     * (instead of `connector`). The sandbox shop's catalog is mapped onto shared demo SKUs
+     * (`DEMO-001`...) with opening stock, and it places orders at the given rate.
+     */
+    /**
+     * How much stock this shop lists (see src/sync/channel-rules.ts): which of its warehouses feed
+     * the listings, share, safety stock, min/max, and the oversell buffer. Default: everything
+     * available in `warehouses`, no buffer.
+     */
+    push: pushRulesSchema.prefault({}),
+    sandbox: z
+      .strictObject({
+        /** Orders the sandbox shop places per minute. Default 20. */
+        ordersPerMinute: z.number({ error: 'expected a number' }).min(0).max(6000).default(20),
+        /** Generator seed: the same seed gives the same shop. Default 1. */
+        seed: intIn(1, 1_000_000).default(1),
+        /** Opening stock of each demo SKU in the shop's first warehouse. Default 200. */
+        openingStock: intIn(0, 1_000_000).default(200),
+      })
+      .optional(),
+  })
+  .superRefine((shop, ctx) => {
+    for (const [i, code] of (shop.push.warehouses ?? []).entries()) {
+      if (!shop.warehouses.includes(code))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['push', 'warehouses', i],
+          message: `${JSON.stringify(code)} is not one of the shop's warehouses (${shop.warehouses.join(', ')}): its orders could not be served from it`,
+        });
+    }
+  });
 
 const cronExpression = (what: string) =>
   z.string({ error: `expected a node-cron expression for ${what}` }).refine((v) => cron.validate(v), {
@@ -150,6 +168,20 @@ const syncSchema = z.strictObject({
   inboxIdleMs: intIn(10, 60_000).default(500),
   /** Stock push loop sleep when idle (applied orders wake it at once). Default 250 ms. */
   pushIdleMs: intIn(10, 60_000).default(250),
+  /**
+   * When every listing of shops that can read stock back is compared with the platform (drift
+   * report and correction). Default every 5 minutes (`0 *\/5 * * * *`).
+   */
+  reconcileCron: cronExpression('sync.reconcileCron').default('0 */5 * * * *'),
+  /** Failed pushes of one listing before it is suspended (until its quantity changes). Default 8. */
+  pushMaxAttempts: intIn(1, 100).default(8),
+  /** A paused shop (credentials refused) re-checks its connection this often. Default 60000 ms. */
+  pauseProbeMs: intIn(1000, 3_600_000).default(60_000),
+  /**
+   * Units the platform sold that we had not imported yet are held back from pushes for at most
+   * this long; if the orders never arrive it was a manual edit, reported as drift. Default 900000 ms.
+   */
+  heldBackGraceMs: intIn(1000, 86_400_000).default(900_000),
 });
 
 /** What Hono's bearer auth accepts as a token (RFC 6750 `b64token`); anything else could never match. */

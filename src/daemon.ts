@@ -14,14 +14,14 @@ import type { Logger } from './log.js';
 import { Orders } from './orders/index.js';
 import { adminApi } from './server/admin-inventory.js';
 import { ordersRouter } from './server/admin-orders.js';
+import { syncRouter } from './server/admin-sync.js';
 import { type AppEnv, type Clock, createApp, type MountedRouter, systemClock } from './server/app.js';
+import { statusRootRedirect, statusRouter } from './server/status-routes.js';
 import { webhookRouter } from './server/webhooks.js';
-import { BackgroundLoop } from './sync/background-loop.js';
 import { SandboxShops } from './sync/demo.js';
-import { Scheduler } from './sync/scheduler.js';
+import { SyncEngine } from './sync/engine.js';
 import { createShopConnectors } from './sync/shop-connectors.js';
 import { statusReport } from './sync/status.js';
-import { planPushes, pushShop } from './sync/stock-push.js';
 
 export interface DaemonOptions {
   clock?: Clock;
@@ -36,6 +36,8 @@ export interface Daemon {
   readonly inventory: Inventory;
   /** This replica's lease-owner id (scheduled jobs), or undefined when sync is disabled. */
   readonly replicaId: string | undefined;
+  /** The sync engine (inbox worker, pushers, scheduled jobs), unless `sync.enabled` is false. */
+  readonly engine: SyncEngine | undefined;
   /** The order intake for `config.shops` (no background processing yet; see POST /api/inbox/process). */
   readonly orders: Orders;
   readonly app: Hono<AppEnv>;
@@ -52,7 +54,7 @@ export interface Daemon {
  * when `admin.token` is set; without a token only on a loopback host: loadConfig refuses
  * anything else, and so does this function for a config built by hand). The inbox is not
  * processed in the background yet (the sync engine will schedule it).
- * Logs one line `stockd listening on <url> (database: <kind>); status at <url>/api/status`.
+ * Logs one line `stockd listening on <url> (database: <kind>); status at <url>/status`.
  * On failure everything opened so far is closed again before the error is rethrown.
  */
 export async function startDaemon(config: Config, log: Logger, options: DaemonOptions = {}): Promise<Daemon> {
@@ -84,80 +86,43 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
       log.child({ component: 'connector' }),
       options.clock ?? systemClock,
     );
-    let worker: BackgroundLoop | undefined;
-    let pusher: BackgroundLoop | undefined;
+    let engine: SyncEngine | undefined;
     const orders = new Orders(inventory, shops, log.child({ component: 'orders' }), {
       clock: options.clock,
-      onReceived: () => worker?.wake(),
-      onApplied: () => pusher?.wake(),
+      onReceived: () => engine?.wakeInbox(),
+      onApplied: () => engine?.wakePush(),
       fetchOrder: async (shopId, platformOrderId) => {
         const sc = shopConnectors.get(shopId);
         if (!sc) throw new Error(`shop ${shopId} has no connector`);
-        return sc.connector.fetchOrder(platformOrderId);
+        const gate = engine?.gates.get(shopId);
+        return gate
+          ? gate.run(() => sc.connector.fetchOrder(platformOrderId))
+          : sc.connector.fetchOrder(platformOrderId);
       },
     });
     await orders.registerShops();
     await sandboxes.seed(inventory, orders, shops);
-    let scheduler: Scheduler | undefined;
     if (config.sync.enabled) {
-      const inboxLog = log.child({ component: 'inbox' });
-      worker = new BackgroundLoop(
-        'inbox',
-        async () => {
-          const r = await orders.processBatch(100);
-          if (r.claimed > 0) inboxLog.debug({ ...r, results: undefined }, 'inbox batch');
-          return r.claimed > 0;
-        },
-        inboxLog,
-        { idleMs: config.sync.inboxIdleMs },
-      );
-      worker.start();
-      const settings = new Map(shops.map((s) => [s.id, s]));
-      const pushLog = log.child({ component: 'push' });
-      pusher = new BackgroundLoop(
-        'stock push',
-        async () => {
-          const plan = await planPushes(inventory, settings);
-          let sent = 0;
-          for (const sc of shopConnectors.values()) {
-            const r = await pushShop(inventory, sc);
-            sent += r.sent;
-            if (r.sent > 0 || r.error) pushLog.info(r, 'stock pushed');
-          }
-          return plan.skus > 0 || sent > 0;
-        },
-        pushLog,
-        { idleMs: config.sync.pushIdleMs },
-      );
-      pusher.start();
-      scheduler = new Scheduler(
-        inventory,
-        orders,
-        shopConnectors,
-        log.child({ component: 'scheduler' }),
-        config.sync,
-      );
-      scheduler.start();
+      engine = new SyncEngine(inventory, orders, shops, shopConnectors, config.sync, log);
+      await engine.start();
     }
     stopSync = async () => {
-      await scheduler?.stop();
-      await worker?.stop();
-      await pusher?.stop();
+      await engine?.stop();
     };
     const api = adminApi({ inventory, token: config.admin.token });
     api.route('/', ordersRouter(orders));
-    api.get('/status', async (c) =>
-      c.json(
-        await statusReport({
-          inv: inventory,
-          orders,
-          shops,
-          connectors: shopConnectors,
-          replicaId: scheduler?.owner,
-          database: db.displayUrl,
-        }),
-      ),
-    );
+    api.route('/', syncRouter({ inventory, shopIds: shops.map((s) => s.id), engine }));
+    const status = () =>
+      statusReport({
+        inv: inventory,
+        orders,
+        shops,
+        connectors: shopConnectors,
+        gates: engine?.gates,
+        replicaId: engine?.replicaId,
+        database: db.displayUrl,
+      });
+    api.get('/status', async (c) => c.json(await status()));
 
     let draining = false;
     const app = createApp({
@@ -169,14 +134,16 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
       routes: [
         { path: '/api', router: api },
         { path: '/webhooks', router: webhookRouter({ orders, shops: shopConnectors }) },
+        { path: '/status', router: statusRouter({ report: status, token: config.admin.token }) },
+        { path: '/', router: statusRootRedirect() },
         ...(options.routes ?? []),
       ],
     });
     server = await listen(app, config.server.host, config.server.port);
     const url = baseUrl(server.address() as AddressInfo);
     log.info(
-      { url, database: db.kind, db: db.displayUrl, status: `${url}/api/status`, shops: shops.length },
-      `stockd listening on ${url} (database: ${db.kind}); status at ${url}/api/status`,
+      { url, database: db.kind, db: db.displayUrl, status: `${url}/status`, shops: shops.length },
+      `stockd listening on ${url} (database: ${db.kind}); status at ${url}/status`,
     );
     sandboxes.startOrders(shops);
 
@@ -220,7 +187,8 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
       db,
       inventory,
       orders,
-      replicaId: scheduler?.owner,
+      replicaId: engine?.replicaId,
+      engine,
       app,
       stop: () => {
         stopping ??= shutdown();

@@ -15,6 +15,10 @@ export const harness: SandboxHarness<DouyinConfigInput> = {
       ...(options.relaxedRateLimits ? { throttle: { capacity: 100_000, refillPerSecond: 10_000 } } : {}),
     });
     const url = await sandbox.start();
+    const push = async (tag: string, orderId: string) => {
+      const r = await sandbox.deliverPush(tag, orderId);
+      if (r.status < 200 || r.status >= 300) throw new Error(`push delivery answered ${r.status}`);
+    };
     return {
       url,
       config: {
@@ -32,6 +36,19 @@ export const harness: SandboxHarness<DouyinConfigInput> = {
       },
       async generateOrders(count) {
         return sandbox.generateOrders(count);
+      },
+      async sell(listing, quantity, options = {}) {
+        const orderId = sandbox.sell(listing.listingId, quantity);
+        if (options.notify) await push('110', orderId);
+        return orderId;
+      },
+      async cancel(platformOrderId) {
+        sandbox.cancel(platformOrderId);
+      },
+      quantity(listing) {
+        const q = sandbox.quantity(listing.listingId);
+        if (q === undefined) throw new Error(`unknown listing ${listing.listingId}`);
+        return q;
       },
       listings() {
         return sandbox.listings().map((l) => ({ listing: { listingId: l.listingId }, quantity: l.quantity }));
@@ -62,12 +79,13 @@ export const harness: SandboxHarness<DouyinConfigInput> = {
         }));
       },
       async deliverOrderWebhook(platformOrderId) {
-        const r = await sandbox.deliverPush('110', platformOrderId);
-        if (r.status < 200 || r.status >= 300) throw new Error(`push delivery answered ${r.status}`);
+        await push('110', platformOrderId);
       },
       shipments(platformOrderId) {
         return sandbox.trackingNumbers(platformOrderId);
       },
+      faults: (spec) => sandbox.faults(spec),
+      faultCounts: () => sandbox.faultCounts(),
       stop: () => sandbox.stop(),
     };
   },

@@ -18,14 +18,20 @@
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type http from 'node:http';
+import type { FaultKind, FaultSpec } from '../contract.js';
 import {
+  checkSellQuantity,
   closeSandbox,
   createSandboxServer,
+  FaultInjector,
+  giveBack,
   listenOn,
   mulberry32,
   postDelivery,
   readBody,
+  type TakenUnits,
   TokenBucket,
+  takeUnits,
 } from '../testing/sandbox-kit.js';
 
 export interface DouyinSandboxOptions {
@@ -108,6 +114,8 @@ interface ShopOrder {
   postFen: number;
   skus: SkuOrder[];
   shipments: string[];
+  /** Units taken from the SKUs (gifts included), given back when the order is cancelled. */
+  taken: TakenUnits;
 }
 
 class Fault extends Error {
@@ -153,6 +161,7 @@ export class DouyinSandbox {
   private nextOrder = 6_920_000_000_000_000_000n;
   private nextMsg = 1;
   private readonly bucket: TokenBucket;
+  private readonly faultInjector: FaultInjector;
 
   constructor(options: DouyinSandboxOptions = {}) {
     this.opts = {
@@ -177,6 +186,20 @@ export class DouyinSandbox {
     this.shopId = this.opts.shopId;
     this.rng = mulberry32(this.opts.seed);
     this.bucket = new TokenBucket(this.opts.throttle.capacity);
+    this.faultInjector = new FaultInjector(this.opts.seed, {
+      // Every API is `POST /{method path}`.
+      isApi: (req) => req.method === 'POST',
+      throttled: () => ({
+        body: writeJson({
+          code: 50001,
+          msg: '请求频率超限',
+          sub_code: 'isv.app-qps-limit',
+          sub_msg: 'too many requests, slow down',
+          log_id: 'sandbox-fault',
+          data: {},
+        }),
+      }),
+    });
     for (let i = 0; i < this.opts.products; i++) {
       const productId = String(3_473_196_049_974_326_300n + BigInt(i * 1000 + 7));
       const price = 1990 + Math.floor(this.rng() * 30) * 1000;
@@ -211,7 +234,7 @@ export class DouyinSandbox {
 
   async start(): Promise<string> {
     if (this.server) return this.url;
-    const server = createSandboxServer((req, res) => this.handle(req, res));
+    const server = createSandboxServer((req, res) => this.handle(req, res), { faults: this.faultInjector });
     this.server = server;
     this.baseUrl = await listenOn(server, this.opts.port, this.opts.host);
     this.bucket.resetClock(this.opts.now());
@@ -222,7 +245,18 @@ export class DouyinSandbox {
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
+    this.faultInjector.release();
     await closeSandbox(server, this.inflight);
+  }
+
+  /** Starts injecting faults into the API requests (null stops); see {@link FaultInjector}. */
+  faults(spec: FaultSpec | null): void {
+    this.faultInjector.set(spec);
+  }
+
+  /** Faults injected so far, per kind. */
+  faultCounts(): Record<FaultKind, number> {
+    return this.faultInjector.faultCounts();
   }
 
   // -- shop state ---------------------------------------------------------------------------------
@@ -255,11 +289,96 @@ export class DouyinSandbox {
     return o ? writeJson(this.shopOrderJson(o)) : undefined;
   }
 
-  /** Creates `count` orders with the usual mix of promotions, gifts, states and after-sales. */
+  /**
+   * Creates up to `count` orders with the usual mix of promotions, gifts, states and after-sales.
+   * Each takes its units (gifts included) from the SKUs; a line a SKU cannot fill is left out and
+   * an order left without lines is not placed. Cancelled orders give their units back.
+   */
   generateOrders(count: number): string[] {
     const out: string[] = [];
-    for (let i = 0; i < count; i++) out.push(this.createOrder().orderId);
+    for (let i = 0; i < count; i++) {
+      const o = this.createOrder();
+      if (o) out.push(o.orderId);
+    }
     return out;
+  }
+
+  /** The quantity of one listing (`product_id:sku_id`), or undefined for an unknown one. */
+  quantity(listingId: string): number | undefined {
+    return this.stock.get(listingId);
+  }
+
+  /**
+   * A buyer's paid order (备货中, status 2) of `quantity` units of one SKU (`product_id:sku_id`) at
+   * list price, created now: takes the units. Throws, placing nothing, for an unknown listing or
+   * one holding fewer units.
+   */
+  sell(listingId: string, quantity: number): string {
+    checkSellQuantity(quantity);
+    const [productId, skuId] = listingId.split(':');
+    const product = [...this.products, this.giftProduct].find((p) => p.productId === productId);
+    const sku = product?.skus.find((x) => x.skuId === skuId);
+    const have = this.stock.get(listingId);
+    if (!product || !sku || have === undefined) throw new Error(`unknown listing ${listingId}`);
+    const taken: TakenUnits = [];
+    if (!takeUnits(this.stock, taken, listingId, quantity)) {
+      throw new Error(`cannot sell ${quantity} of ${listingId}: only ${have} in stock`);
+    }
+    const nowS = Math.floor(this.opts.now() / 1000);
+    const orderId = String(this.nextOrder);
+    this.nextOrder += 1000n;
+    const o: ShopOrder = {
+      orderId,
+      status: 2,
+      createS: nowS,
+      updateS: nowS,
+      payS: nowS,
+      postFen: 0,
+      skus: [
+        {
+          orderId: String(BigInt(orderId) + 1n),
+          product,
+          sku,
+          originFen: sku.priceFen,
+          num: quantity,
+          shopFen: 0,
+          platformFen: 0,
+          talentFen: 0,
+          payFen: 0,
+          modifyFen: 0,
+          gift: false,
+          status: 2,
+        },
+      ],
+      shipments: [],
+      taken,
+    };
+    this.orders.set(orderId, o);
+    return orderId;
+  }
+
+  /**
+   * Cancels an order before shipment (已取消, status 4; a paid one refunded in full: 未发货仅退款,
+   * 退款成功), updated now; its units go back. Throws for an unknown, cancelled or (partly)
+   * shipped order.
+   */
+  cancel(orderId: string): void {
+    const o = this.orders.get(orderId);
+    if (!o) throw new Error(`no order ${orderId}`);
+    if (o.status === 4) throw new Error(`order ${orderId} is already cancelled`);
+    if (o.status !== 1 && o.status !== 105 && o.status !== 2) {
+      throw new Error(
+        `order ${orderId} is ${STATUS_DESC[o.status] ?? o.status}: shipped orders cannot be cancelled`,
+      );
+    }
+    const nowS = Math.floor(this.opts.now() / 1000);
+    if (o.status !== 1) {
+      for (const l of o.skus) l.afterSale = { status: 12, type: 2, refundStatus: 3, updateS: nowS };
+    }
+    o.status = 4;
+    for (const l of o.skus) l.status = 4;
+    o.updateS = nowS;
+    this.settle(o);
   }
 
   /** Moves an order on (a later update_time, optionally a new status). */
@@ -271,6 +390,12 @@ export class DouyinSandbox {
       for (const s of o.skus) s.status = status;
     }
     o.updateS = Math.floor(this.opts.now() / 1000);
+    this.settle(o);
+  }
+
+  /** Doudian puts a cancelled order's units back. */
+  private settle(o: ShopOrder): void {
+    if (o.status === 4) giveBack(this.stock, o.taken);
   }
 
   // -- push messages --------------------------------------------------------------------------------
@@ -613,7 +738,14 @@ export class DouyinSandbox {
     return list[Math.floor(this.rng() * list.length)]!;
   }
 
-  private createOrder(): ShopOrder {
+  /**
+   * A generated order, or undefined when the buyer finds nothing to buy: only SKUs in stock are
+   * shown, and a line asking for more than its SKU holds is left out.
+   */
+  private createOrder(): ShopOrder | undefined {
+    const inStock = (p: Product, s: Sku) => (this.stock.get(`${p.productId}:${s.skuId}`) ?? 0) > 0;
+    const shown = this.products.filter((p) => p.skus.some((s) => inStock(p, s)));
+    if (shown.length === 0) return undefined;
     const nowS = Math.floor(this.opts.now() / 1000);
     const spreadS = Math.floor(this.opts.spreadMs / 1000);
     const createS = nowS - 120 - Math.floor(this.rng() * Math.max(1, spreadS - 240));
@@ -628,12 +760,16 @@ export class DouyinSandbox {
       postFen: this.rng() < 0.4 ? 800 : 0,
       skus: [],
       shipments: [],
+      taken: [],
     };
     const lines = 1 + Math.floor(this.rng() * 3);
     const used = new Set<string>();
     for (let i = 0; i < lines; i++) {
-      const product = this.pick(this.products);
-      const sku = this.pick(product.skus);
+      const product = this.pick(shown);
+      // An earlier line of this order may have taken a SKU's last units.
+      const skus = product.skus.filter((s) => inStock(product, s));
+      if (skus.length === 0) continue;
+      const sku = this.pick(skus);
       if (used.has(sku.skuId)) continue;
       used.add(sku.skuId);
       const num = 1 + Math.floor(this.rng() * 3);
@@ -643,6 +779,7 @@ export class DouyinSandbox {
       const talentFen = this.rng() < 0.2 ? 200 : 0;
       const payFen = this.rng() < 0.2 ? 100 : 0;
       const modifyFen = this.rng() < 0.1 ? -100 : 0;
+      if (!takeUnits(this.stock, o.taken, `${product.productId}:${sku.skuId}`, num)) continue;
       o.skus.push({
         orderId: String(BigInt(orderId) + BigInt(i + 1)),
         product,
@@ -658,7 +795,12 @@ export class DouyinSandbox {
         status: 1,
       });
     }
-    if (this.rng() < 0.25) {
+    if (o.skus.length === 0) return undefined;
+    const gift = this.giftProduct.skus[0]!;
+    if (
+      this.rng() < 0.25 &&
+      takeUnits(this.stock, o.taken, `${this.giftProduct.productId}:${gift.skuId}`, 1)
+    ) {
       o.skus.push({
         orderId: String(BigInt(orderId) + 9n),
         product: this.giftProduct,
@@ -702,6 +844,7 @@ export class DouyinSandbox {
     }
     o.updateS = Math.max(updateS, createS);
     this.orders.set(orderId, o);
+    this.settle(o);
     return o;
   }
 }

@@ -15,6 +15,7 @@ import {
   classify,
   connectorError,
   type FailureFacts,
+  parseRetryAfter,
 } from '../contract.js';
 import type { JdConfig } from './config.js';
 import { JD_ERRORS } from './errors.js';
@@ -101,6 +102,7 @@ export class JdClient {
     const started = this.deps.clock.now().getTime();
     let status: number;
     let text: string;
+    let retryAfter: string | undefined;
     try {
       const res = await this.deps.http.request({
         method: 'POST',
@@ -116,6 +118,8 @@ export class JdClient {
       });
       status = res.status;
       text = typeof res.data === 'string' ? res.data : String(res.data ?? '');
+      const ra = res.headers?.['retry-after'];
+      retryAfter = typeof ra === 'string' ? ra : undefined;
     } catch (err) {
       const code = isAxiosError(err) ? (err.code ?? 'ERR_NETWORK') : 'UNKNOWN';
       this.log(method, undefined, started, code);
@@ -124,7 +128,10 @@ export class JdClient {
     }
     if (status < 200 || status >= 300) {
       this.log(method, status, started);
-      throw this.fail(method, { status }, text.slice(0, 200));
+      const facts: FailureFacts = { status };
+      const wait = parseRetryAfter(retryAfter, this.deps.clock);
+      if (wait !== undefined) facts.retryAfterMs = wait;
+      throw this.fail(method, facts, text.slice(0, 200));
     }
     let body: Record<string, unknown>;
     try {

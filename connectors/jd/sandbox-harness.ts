@@ -15,6 +15,10 @@ export const harness: SandboxHarness<JdConfigInput> = {
       ...(options.relaxedRateLimits ? { throttle: { capacity: 100_000, refillPerSecond: 10_000 } } : {}),
     });
     const url = await sandbox.start();
+    const message = async (topic: string, orderId: string) => {
+      const status = await sandbox.deliverMessage(topic, orderId);
+      if (status < 200 || status >= 300) throw new Error(`message delivery answered ${status}`);
+    };
     return {
       url,
       config: {
@@ -32,6 +36,19 @@ export const harness: SandboxHarness<JdConfigInput> = {
       },
       async generateOrders(count) {
         return sandbox.generateOrders(count);
+      },
+      async sell(listing, quantity, options = {}) {
+        const orderId = sandbox.sell(listing.listingId, quantity);
+        if (options.notify) await message('jos_order_create', orderId);
+        return orderId;
+      },
+      async cancel(platformOrderId) {
+        sandbox.cancel(platformOrderId);
+      },
+      quantity(listing) {
+        const q = sandbox.quantity(listing.listingId);
+        if (q === undefined) throw new Error(`unknown sku ${listing.listingId}`);
+        return q;
       },
       listings() {
         return sandbox.listings().map((l) => ({ listing: { listingId: l.skuId }, quantity: l.quantity }));
@@ -59,12 +76,13 @@ export const harness: SandboxHarness<JdConfigInput> = {
         }));
       },
       async deliverOrderWebhook(platformOrderId) {
-        const status = await sandbox.deliverMessage('jos_order_change', platformOrderId);
-        if (status < 200 || status >= 300) throw new Error(`message delivery answered ${status}`);
+        await message('jos_order_change', platformOrderId);
       },
       shipments(platformOrderId) {
         return sandbox.trackingNumbers(platformOrderId);
       },
+      faults: (spec) => sandbox.faults(spec),
+      faultCounts: () => sandbox.faultCounts(),
       stop: () => sandbox.stop(),
     };
   },

@@ -29,14 +29,20 @@
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type http from 'node:http';
+import type { FaultKind, FaultSpec } from '../contract.js';
 import {
+  checkSellQuantity,
   closeSandbox,
   createSandboxServer,
+  FaultInjector,
+  giveBack,
   listenOn,
   mulberry32,
   postDeliveryOrThrow,
   readBody,
+  type TakenUnits,
   TokenBucket,
+  takeUnits,
 } from '../testing/sandbox-kit.js';
 
 export interface JdSandboxOptions {
@@ -101,6 +107,8 @@ interface OrderRec {
   coupons: CouponRec[];
   freightFen: number;
   shipments: string[];
+  /** Units taken from the SKUs (gifts included), given back when the order is cancelled. */
+  taken: TakenUnits;
 }
 
 class JosFault extends Error {
@@ -136,6 +144,14 @@ const METHODS = new Set([
 const NAMES = ['纯棉T恤', '绿茶礼盒', '陶瓷马克杯', '运动袜', '台灯', '帆布包'];
 const COLORS = ['红色', '黑色', '白色'];
 const SELLER_TYPES = new Set(['20-套装优惠', '30-单品促销优惠', '100-店铺优惠']);
+/** States before the goods leave the warehouse: the order can still be cancelled. */
+const UNSHIPPED = new Set([
+  'WAIT_SELLER_STOCK_OUT',
+  'WAIT_SELLER_DELIVERY',
+  'LOCKED',
+  'PAUSE',
+  'POP_ORDER_PAUSE',
+]);
 
 export class JdSandbox {
   readonly appKey: string;
@@ -164,6 +180,7 @@ export class JdSandbox {
   private nextOrder = 300_000_000_001;
   private nextMessage = 1;
   private readonly bucket: TokenBucket;
+  private readonly faultInjector: FaultInjector;
 
   constructor(options: JdSandboxOptions = {}) {
     this.opts = {
@@ -189,6 +206,14 @@ export class JdSandbox {
     this.relaySecret = this.opts.relaySecret;
     this.rng = mulberry32(this.opts.seed);
     this.bucket = new TokenBucket(this.opts.throttle.capacity);
+    this.faultInjector = new FaultInjector(this.opts.seed, {
+      isApi: (req) => new URL(req.url ?? '/', 'http://sandbox').pathname === '/routerjson',
+      throttled: () => ({
+        body: JSON.stringify({
+          error_response: { code: '2', zh_desc: '限制时间内调用失败次数', en_desc: 'App Call Limited' },
+        }),
+      }),
+    });
     this.buildCatalog();
   }
 
@@ -204,7 +229,7 @@ export class JdSandbox {
 
   async start(): Promise<string> {
     if (this.server) return this.url;
-    const server = createSandboxServer((req, res) => this.handle(req, res));
+    const server = createSandboxServer((req, res) => this.handle(req, res), { faults: this.faultInjector });
     this.server = server;
     this.baseUrl = await listenOn(server, this.opts.port, this.opts.host);
     this.bucket.resetClock(this.opts.now());
@@ -215,7 +240,18 @@ export class JdSandbox {
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
+    this.faultInjector.release();
     await closeSandbox(server, this.inflight);
+  }
+
+  /** Starts injecting faults into the gateway's requests (null stops); see {@link FaultInjector}. */
+  faults(spec: FaultSpec | null): void {
+    this.faultInjector.set(spec);
+  }
+
+  /** Faults injected so far, per kind. */
+  faultCounts(): Record<FaultKind, number> {
+    return this.faultInjector.faultCounts();
   }
 
   // -- shop state ---------------------------------------------------------------------------------
@@ -248,11 +284,68 @@ export class JdSandbox {
     return o ? this.orderInfo(o, undefined) : undefined;
   }
 
-  /** Creates `count` paid orders with the usual mix of coupons, gifts and states. */
+  /**
+   * Creates up to `count` paid orders with the usual mix of coupons, gifts and states. Each takes
+   * its units (gifts included) from the SKUs; a line a SKU cannot fill is left out and an order
+   * left without lines is not placed. Cancelled orders give their units back.
+   */
   generateOrders(count: number): string[] {
     const out: string[] = [];
-    for (let i = 0; i < count; i++) out.push(this.createOrder().orderId);
+    for (let i = 0; i < count; i++) {
+      const o = this.createOrder();
+      if (o) out.push(o.orderId);
+    }
     return out;
+  }
+
+  /** The quantity of one SKU, or undefined for an unknown one. */
+  quantity(skuId: string): number | undefined {
+    return this.stock.get(skuId);
+  }
+
+  /**
+   * A buyer's paid order awaiting shipment (WAIT_SELLER_STOCK_OUT) of `quantity` units of one SKU
+   * at its price, created now: takes the units. Throws, placing nothing, for an unknown SKU or
+   * one holding fewer units.
+   */
+  sell(skuId: string, quantity: number): string {
+    checkSellQuantity(quantity);
+    const sku = [...this.skus, ...this.giftSkus].find((s) => s.skuId === skuId);
+    const have = this.stock.get(skuId);
+    if (!sku || have === undefined) throw new Error(`unknown sku ${skuId}`);
+    const taken: TakenUnits = [];
+    if (!takeUnits(this.stock, taken, skuId, quantity)) {
+      throw new Error(`cannot sell ${quantity} of sku ${skuId}: only ${have} in stock`);
+    }
+    const now = this.sec(this.opts.now());
+    const o: OrderRec = {
+      orderId: String(this.nextOrder++),
+      state: 'WAIT_SELLER_STOCK_OUT',
+      createdMs: now,
+      payMs: now,
+      modifiedMs: now,
+      items: [{ sku, priceFen: sku.priceFen, num: quantity }],
+      coupons: [],
+      freightFen: 0,
+      shipments: [],
+      taken,
+    };
+    this.orders.set(o.orderId, o);
+    return o.orderId;
+  }
+
+  /**
+   * Cancels an order before it leaves the warehouse (TRADE_CANCELED), modified now; its units go
+   * back. Throws for an unknown, cancelled or shipped order.
+   */
+  cancel(orderId: string): void {
+    const o = this.orders.get(orderId);
+    if (!o) throw new Error(`no order ${orderId}`);
+    if (o.state === 'TRADE_CANCELED') throw new Error(`order ${orderId} is already cancelled`);
+    if (!UNSHIPPED.has(o.state)) throw new Error(`order ${orderId} is ${o.state}: it cannot be cancelled`);
+    o.state = 'TRADE_CANCELED';
+    o.modifiedMs = this.sec(this.opts.now());
+    this.settle(o);
   }
 
   /** Moves an order on (new state and/or modified = now), e.g. to test a later pull. */
@@ -261,6 +354,12 @@ export class JdSandbox {
     if (!o) throw new Error(`no order ${orderId}`);
     if (state) o.state = state;
     o.modifiedMs = this.sec(this.opts.now());
+    this.settle(o);
+  }
+
+  /** JD puts a cancelled order's units back. */
+  private settle(o: OrderRec): void {
+    if (o.state === 'TRADE_CANCELED') giveBack(this.stock, o.taken);
   }
 
   // -- messages -------------------------------------------------------------------------------------
@@ -583,7 +682,13 @@ export class JdSandbox {
     }
   }
 
-  private createOrder(): OrderRec {
+  /**
+   * A generated order, or undefined when the buyer finds nothing to buy: only SKUs in stock are
+   * shown, and a line asking for more than its SKU holds is left out.
+   */
+  private createOrder(): OrderRec | undefined {
+    const shown = this.skus.filter((s) => (this.stock.get(s.skuId) ?? 0) > 0);
+    if (shown.length === 0) return undefined;
     const now = this.opts.now();
     const latest = now - 5 * 60_000;
     const createdMs = this.sec(latest - this.rng() * this.opts.spreadMs);
@@ -599,14 +704,16 @@ export class JdSandbox {
       coupons: [],
       freightFen: this.rng() < 0.3 ? 600 : 0,
       shipments: [],
+      taken: [],
     };
     const n = this.int(1, 3);
     const used = new Set<string>();
     for (let i = 0; i < n; i++) {
-      const sku = this.skus[this.int(0, this.skus.length - 1)]!;
+      const sku = shown[this.int(0, shown.length - 1)]!;
       if (used.has(sku.skuId)) continue;
       used.add(sku.skuId);
       const item = { sku, priceFen: sku.priceFen, num: this.int(1, 3) };
+      if (!takeUnits(this.stock, o.taken, sku.skuId, item.num)) continue;
       o.items.push(item);
       const amount = item.priceFen * item.num;
       const r = this.rng();
@@ -620,9 +727,10 @@ export class JdSandbox {
       o.coupons.push({ skuId: '', type: '100-店铺优惠', fen: 2_000 });
     if (afterLine >= 5_000 && this.rng() < 0.3)
       o.coupons.push({ skuId: '', type: '41-京东券优惠', fen: 500 });
+    if (o.items.length === 0) return undefined;
     if (this.rng() < 0.2) {
       const gift = this.giftSkus[this.int(0, this.giftSkus.length - 1)]!;
-      o.items.push({ sku: gift, priceFen: 0, num: 1 });
+      if (takeUnits(this.stock, o.taken, gift.skuId, 1)) o.items.push({ sku: gift, priceFen: 0, num: 1 });
     }
     const r = this.rng();
     o.state =
@@ -640,6 +748,7 @@ export class JdSandbox {
     if (o.state === 'WAIT_GOODS_RECEIVE_CONFIRM' || o.state === 'FINISHED_L')
       o.shipments.push(`JDV${o.orderId}`);
     this.orders.set(o.orderId, o);
+    this.settle(o);
     return o;
   }
 

@@ -18,6 +18,10 @@ export const harness: SandboxHarness<PinduoduoConfigInput> = {
       ...(options.relaxedRateLimits ? { throttle: { capacity: 100_000, refillPerSecond: 10_000 } } : {}),
     });
     const url = await sandbox.start();
+    const message = async (topic: string, orderSn: string) => {
+      const status = await sandbox.deliverMessage(topic, orderSn);
+      if (status < 200 || status >= 300) throw new Error(`message delivery answered ${status}`);
+    };
     return {
       url,
       config: {
@@ -36,6 +40,19 @@ export const harness: SandboxHarness<PinduoduoConfigInput> = {
       },
       async generateOrders(count) {
         return sandbox.generateOrders(count);
+      },
+      async sell(listing, quantity, options = {}) {
+        const orderSn = sandbox.sell(listing.listingId, quantity);
+        if (options.notify) await message('pdd_trade_TradeConfirmed', orderSn);
+        return orderSn;
+      },
+      async cancel(platformOrderId) {
+        sandbox.cancel(platformOrderId);
+      },
+      quantity(listing) {
+        const q = sandbox.quantity(listing.listingId);
+        if (q === undefined) throw new Error(`unknown listing ${listing.listingId}`);
+        return q;
       },
       listings() {
         return sandbox.listings().map((l) => ({ listing: { listingId: l.listingId }, quantity: l.quantity }));
@@ -65,12 +82,13 @@ export const harness: SandboxHarness<PinduoduoConfigInput> = {
         }));
       },
       async deliverOrderWebhook(platformOrderId) {
-        const status = await sandbox.deliverMessage('pdd_trade_TradeSellerShip', platformOrderId);
-        if (status < 200 || status >= 300) throw new Error(`message delivery answered ${status}`);
+        await message('pdd_trade_TradeSellerShip', platformOrderId);
       },
       shipments(platformOrderId) {
         return sandbox.trackingNumbers(platformOrderId);
       },
+      faults: (spec) => sandbox.faults(spec),
+      faultCounts: () => sandbox.faultCounts(),
       stop: () => sandbox.stop(),
     };
   },

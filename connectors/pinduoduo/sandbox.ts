@@ -19,14 +19,20 @@
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type http from 'node:http';
+import type { FaultKind, FaultSpec } from '../contract.js';
 import {
+  checkSellQuantity,
   closeSandbox,
   createSandboxServer,
+  FaultInjector,
+  giveBack,
   listenOn,
   mulberry32,
   postDeliveryOrThrow,
   readBody,
+  type TakenUnits,
   TokenBucket,
+  takeUnits,
 } from '../testing/sandbox-kit.js';
 
 export interface PddSandboxOptions {
@@ -105,6 +111,8 @@ interface OrderRec {
   capitalFreeFen: number;
   postageFen: number;
   shipments: string[];
+  /** Units taken from the SKUs (gifts included), given back when the order is cancelled. */
+  taken: TakenUnits;
 }
 
 class PddFault extends Error {
@@ -159,6 +167,7 @@ export class PddSandbox {
   private serial = 100_000_000_000_001n;
   private messageId = 9_000_000_001n;
   private readonly bucket: TokenBucket;
+  private readonly faultInjector: FaultInjector;
 
   constructor(options: PddSandboxOptions = {}) {
     this.opts = {
@@ -185,6 +194,20 @@ export class PddSandbox {
     this.relaySecret = this.opts.relaySecret;
     this.rng = mulberry32(this.opts.seed);
     this.bucket = new TokenBucket(this.opts.throttle.capacity);
+    this.faultInjector = new FaultInjector(this.opts.seed, {
+      isApi: (req) => new URL(req.url ?? '/', 'http://sandbox').pathname === '/api/router',
+      throttled: () => ({
+        body: writePdd({
+          error_response: {
+            error_code: 70031,
+            error_msg: '调用过于频繁，请调整调用频率',
+            sub_code: '70031',
+            sub_msg: '调用过于频繁，请调整调用频率',
+            request_id: 'sandbox-fault',
+          },
+        }),
+      }),
+    });
     this.buildCatalog();
   }
 
@@ -200,7 +223,7 @@ export class PddSandbox {
 
   async start(): Promise<string> {
     if (this.server) return this.url;
-    const server = createSandboxServer((req, res) => this.handle(req, res));
+    const server = createSandboxServer((req, res) => this.handle(req, res), { faults: this.faultInjector });
     this.server = server;
     this.baseUrl = await listenOn(server, this.opts.port, this.opts.host);
     this.bucket.resetClock(this.opts.now());
@@ -211,7 +234,18 @@ export class PddSandbox {
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
+    this.faultInjector.release();
     await closeSandbox(server, this.inflight);
+  }
+
+  /** Starts injecting faults into the gateway's requests (null stops); see {@link FaultInjector}. */
+  faults(spec: FaultSpec | null): void {
+    this.faultInjector.set(spec);
+  }
+
+  /** Faults injected so far, per kind. */
+  faultCounts(): Record<FaultKind, number> {
+    return this.faultInjector.faultCounts();
   }
 
   // -- shop state -------------------------------------------------------------------------------
@@ -240,11 +274,83 @@ export class PddSandbox {
     return [...(this.orders.get(orderSn)?.shipments ?? [])];
   }
 
-  /** Creates `count` orders with the usual mix of promotions, gifts and states. */
+  /**
+   * Creates up to `count` orders with the usual mix of promotions, gifts and states. Each takes
+   * its units (gifts included) from the SKUs; a line a SKU cannot fill is left out and an order
+   * left without lines is not placed. Orders cancelled before shipping give their units back.
+   */
   generateOrders(count: number): string[] {
     const out: string[] = [];
-    for (let i = 0; i < count; i++) out.push(this.createOrder().orderSn);
+    for (let i = 0; i < count; i++) {
+      const o = this.createOrder();
+      if (o) out.push(o.orderSn);
+    }
     return out;
+  }
+
+  /** The quantity of one SKU (`goods_id:sku_id`), or undefined for an unknown one. */
+  quantity(listingId: string): number | undefined {
+    return this.stock.get(listingId);
+  }
+
+  /**
+   * A buyer's paid, grouped order awaiting shipment of `quantity` units of one SKU
+   * (`goods_id:sku_id`) at list price, created now: takes the units. Throws, placing nothing, for
+   * an unknown listing or one holding fewer units.
+   */
+  sell(listingId: string, quantity: number): string {
+    checkSellQuantity(quantity);
+    const [goodsId, skuId] = listingId.split(':');
+    const goods = [...this.goods, this.giftGoods].find((g) => g.goodsId === goodsId);
+    const sku = goods?.skus.find((x) => x.skuId === skuId);
+    const have = this.stock.get(listingId);
+    if (!goods || !sku || have === undefined) throw new Error(`unknown listing ${listingId}`);
+    const taken: TakenUnits = [];
+    if (!takeUnits(this.stock, taken, listingId, quantity)) {
+      throw new Error(`cannot sell ${quantity} of ${listingId}: only ${have} in stock`);
+    }
+    const now = Math.floor(this.opts.now() / 1000) * 1000;
+    const o: OrderRec = {
+      orderSn: this.nextOrderSn(now),
+      createdMs: now,
+      updatedMs: now,
+      confirmMs: now,
+      orderStatus: 1,
+      confirmStatus: 1,
+      groupStatus: 1,
+      refundStatus: 1,
+      afterSalesStatus: 0,
+      lines: [{ goods, sku, priceFen: sku.priceFen, count: quantity }],
+      gifts: [],
+      adjustFen: 0,
+      sellerFen: 0,
+      platformFen: 0,
+      capitalFreeFen: 0,
+      postageFen: 0,
+      shipments: [],
+      taken,
+    };
+    this.orders.set(o.orderSn, o);
+    return o.orderSn;
+  }
+
+  /**
+   * Cancels an order before shipment as PDD does: refunded in full (退款成功; an unformed group
+   * fails: 团失败), updated now; its units go back. Throws for an unknown, cancelled or shipped
+   * order.
+   */
+  cancel(orderSn: string): void {
+    const o = this.orders.get(orderSn);
+    if (!o) throw new Error(`no order ${orderSn}`);
+    if (this.cancelled(o)) throw new Error(`order ${orderSn} is already cancelled`);
+    if (o.orderStatus !== 1) throw new Error(`order ${orderSn} has shipped and cannot be cancelled`);
+    if (o.confirmStatus === 0) {
+      o.confirmStatus = 2;
+      o.groupStatus = 2;
+    } else o.afterSalesStatus = 10;
+    o.refundStatus = 4;
+    o.updatedMs = Math.floor(this.opts.now() / 1000) * 1000;
+    this.settle(o);
   }
 
   /** Marks an order updated now (optionally with a new order_status), e.g. to test a later pull. */
@@ -253,6 +359,24 @@ export class PddSandbox {
     if (!o) throw new Error(`no order ${orderSn}`);
     if (orderStatus !== undefined) o.orderStatus = orderStatus;
     o.updatedMs = Math.floor(this.opts.now() / 1000) * 1000;
+    this.settle(o);
+  }
+
+  /** Cancelled: the group failed or was cancelled, or refunded in full before shipping. */
+  private cancelled(o: OrderRec): boolean {
+    return o.confirmStatus === 2 || o.groupStatus === 2 || (o.orderStatus === 1 && o.refundStatus === 4);
+  }
+
+  /** PDD puts a cancelled order's units back. */
+  private settle(o: OrderRec): void {
+    if (this.cancelled(o)) giveBack(this.stock, o.taken);
+  }
+
+  /** `yyMMdd-<serial>`, the date at GMT+8. */
+  private nextOrderSn(createdMs: number): string {
+    const d = new Date(createdMs + 8 * 3600_000);
+    const ymd = `${String(d.getUTCFullYear()).slice(2)}${String(d.getUTCMonth() + 1).padStart(2, '0')}${String(d.getUTCDate()).padStart(2, '0')}`;
+    return `${ymd}-${this.serial++}`;
   }
 
   // -- PMC messages -----------------------------------------------------------------------------
@@ -543,21 +667,33 @@ export class PddSandbox {
     return list[Math.floor(this.rng() * list.length)]!;
   }
 
-  private createOrder(): OrderRec {
+  /**
+   * A generated order, or undefined when the buyer finds nothing to buy: only SKUs in stock are
+   * shown, and a line asking for more than its SKU holds is left out.
+   */
+  private createOrder(): OrderRec | undefined {
+    const inStock = (g: Goods, s: Sku) => (this.stock.get(`${g.goodsId}:${s.skuId}`) ?? 0) > 0;
+    const shown = this.goods.filter((g) => g.skus.some((s) => inStock(g, s)));
+    if (shown.length === 0) return undefined;
     const now = this.opts.now();
     const { spreadMs, freshMs } = this.opts;
     const updatedMs = Math.floor((now - freshMs - this.rng() * (spreadMs - freshMs)) / 1000) * 1000;
     const createdMs = updatedMs - Math.floor(this.rng() * 3600) * 1000;
-    const d = new Date(createdMs + 8 * 3600_000);
-    const ymd = `${String(d.getUTCFullYear()).slice(2)}${String(d.getUTCMonth() + 1).padStart(2, '0')}${String(d.getUTCDate()).padStart(2, '0')}`;
-    const orderSn = `${ymd}-${this.serial++}`;
+    const orderSn = this.nextOrderSn(createdMs);
+    const taken: TakenUnits = [];
     const lines: LineRec[] = [];
     const nLines = this.rng() < 0.75 ? 1 : 2;
     for (let i = 0; i < nLines; i++) {
-      const goods = this.pick(this.goods);
-      const sku = this.pick(goods.skus.filter((s) => !lines.some((l) => l.sku === s)));
-      lines.push({ goods, sku, priceFen: sku.priceFen, count: 1 + Math.floor(this.rng() * 3) });
+      const goods = this.pick(shown);
+      const skus = goods.skus.filter((s) => inStock(goods, s) && !lines.some((l) => l.sku === s));
+      if (skus.length === 0) continue;
+      const sku = this.pick(skus);
+      const count = 1 + Math.floor(this.rng() * 3);
+      if (takeUnits(this.stock, taken, `${goods.goodsId}:${sku.skuId}`, count)) {
+        lines.push({ goods, sku, priceFen: sku.priceFen, count });
+      }
     }
+    if (lines.length === 0) return undefined;
     const list = lines.reduce((s, l) => s + l.priceFen * l.count, 0);
     const o: OrderRec = {
       orderSn,
@@ -577,6 +713,7 @@ export class PddSandbox {
       capitalFreeFen: 0,
       postageFen: this.rng() < 0.1 ? 500 : 0,
       shipments: [],
+      taken,
     };
     if (this.rng() < 0.03) o.capitalFreeFen = Math.min(500, list - o.adjustFen - o.sellerFen - o.platformFen);
     // Keep every discount below the goods amount (PDD never makes a paid order negative).
@@ -586,9 +723,9 @@ export class PddSandbox {
       o.platformFen = 0;
       o.capitalFreeFen = 0;
     }
-    if (this.rng() < 0.15) {
-      const sku = this.giftGoods.skus[0]!;
-      o.gifts.push({ goods: this.giftGoods, sku, priceFen: 0, count: 1 });
+    const gift = this.giftGoods.skus[0]!;
+    if (this.rng() < 0.15 && takeUnits(this.stock, taken, `${this.giftGoods.goodsId}:${gift.skuId}`, 1)) {
+      o.gifts.push({ goods: this.giftGoods, sku: gift, priceFen: 0, count: 1 });
     }
     const roll = this.rng();
     if (roll < 0.45) {
@@ -621,6 +758,7 @@ export class PddSandbox {
       o.afterSalesStatus = 10;
     }
     this.orders.set(orderSn, o);
+    this.settle(o);
     return o;
   }
 }

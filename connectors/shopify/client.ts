@@ -92,7 +92,16 @@ export class ShopifyClient {
       });
       const headers = lowerHeaders(res.headers as Record<string, unknown>);
       this.logCall(method, url, res.status, started, headers['x-shopify-shop-api-call-limit']);
-      if (res.status >= 200 && res.status < 300) return { status: res.status, data: res.data, headers };
+      if (res.status >= 200 && res.status < 300) {
+        // axios hands back the raw text when a JSON body does not parse (cut short, a proxy's page).
+        if (typeof res.data === 'string' && res.data.trim() !== '') {
+          throw this.fail(method, url, { status: res.status, code: 'BAD_JSON' }, 'response is not JSON', {
+            action: 'retry',
+            reason: 'Shopify answered with something that is not JSON',
+          });
+        }
+        return { status: res.status, data: res.data, headers };
+      }
       throw this.fail(
         method,
         url,

@@ -20,6 +20,10 @@ export const harness: SandboxHarness<ShopifyConfigInput> = {
         : {}),
     });
     const url = await sandbox.start();
+    const deliver = async (topic: string, orderId: number) => {
+      const d = await sandbox.deliver(topic, orderId);
+      if (d.status < 200 || d.status >= 300) throw new Error(`webhook delivery answered ${d.status}`);
+    };
     const key = (l: ListingRef) => ({
       item: Number(l.listingId.replace(/^gid:\/\/shopify\/InventoryItem\//, '')),
       location: Number(
@@ -40,6 +44,22 @@ export const harness: SandboxHarness<ShopifyConfigInput> = {
       },
       async generateOrders(count) {
         return sandbox.generateOrders(count).map((o) => String(o.id));
+      },
+      async sell(listing, quantity, options = {}) {
+        const k = key(listing);
+        const id = sandbox.sell(k.item, quantity, k.location).id;
+        if (options.notify) await deliver('orders/create', id);
+        return String(id);
+      },
+      async cancel(platformOrderId) {
+        sandbox.cancel(Number(platformOrderId));
+      },
+      quantity(listing) {
+        const k = key(listing);
+        const q = sandbox.quantity(k.item, k.location);
+        if (q === undefined)
+          throw new Error(`inventory item ${k.item} is not stocked at location ${k.location}`);
+        return q;
       },
       listings() {
         return sandbox.stocked().map((s) => ({
@@ -71,12 +91,13 @@ export const harness: SandboxHarness<ShopifyConfigInput> = {
         }));
       },
       async deliverOrderWebhook(platformOrderId) {
-        const d = await sandbox.deliver('orders/updated', Number(platformOrderId));
-        if (d.status < 200 || d.status >= 300) throw new Error(`webhook delivery answered ${d.status}`);
+        await deliver('orders/updated', Number(platformOrderId));
       },
       shipments(platformOrderId) {
         return sandbox.trackingNumbers(Number(platformOrderId));
       },
+      faults: (spec) => sandbox.faults(spec),
+      faultCounts: () => sandbox.faultCounts(),
       stop: () => sandbox.stop(),
     };
   },

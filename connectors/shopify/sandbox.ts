@@ -22,7 +22,18 @@
  */
 import { createHmac, randomUUID } from 'node:crypto';
 import http from 'node:http';
-import { mulberry32, readBody } from '../testing/sandbox-kit.js';
+import type { FaultKind, FaultSpec } from '../contract.js';
+import {
+  checkSellQuantity,
+  createSandboxServer,
+  FaultInjector,
+  giveBack,
+  listenOn,
+  mulberry32,
+  readBody,
+  type TakenUnits,
+  takeUnits,
+} from '../testing/sandbox-kit.js';
 
 // ---------------------------------------------------------------------------------------------
 // Options and records
@@ -107,6 +118,14 @@ interface Variant {
   inventory_item_id: number;
 }
 
+/** A line of an order being generated. */
+interface Draft {
+  variant: Variant;
+  qty: number;
+  allocs: { app: number; cents: number }[];
+  gift: boolean;
+}
+
 interface FulfillmentOrderRec {
   id: number;
   status: 'open' | 'closed' | 'cancelled';
@@ -143,6 +162,8 @@ interface OrderRec {
   fo: FulfillmentOrderRec;
   updatedMs: number;
   createdMs: number;
+  /** Units taken from `levels` (at the assigned location), given back on cancellation. */
+  taken: TakenUnits;
 }
 
 export type OrderAction = 'pay' | 'fulfill' | 'partially_fulfill' | 'cancel' | 'refund_one' | 'close';
@@ -209,6 +230,7 @@ export class ShopifySandbox {
   private readonly inflight = new Set<http.ClientRequest>();
   private server: http.Server | undefined;
   private readonly orderWaiters = new Set<{ count: number; resolve: (ok: boolean) => void }>();
+  private readonly faultInjector: FaultInjector;
   private baseUrl: string | undefined;
   private rng: () => number;
   private nextId = 5_000_000_001;
@@ -248,6 +270,16 @@ export class ShopifySandbox {
     this.currency = this.opts.currency;
     this.rng = mulberry32(this.opts.seed);
     this.gqlAvailable = this.opts.graphqlBucket.capacity;
+    this.faultInjector = new FaultInjector(this.opts.seed, {
+      isApi: (req) => (req.url ?? '').startsWith('/admin/api/'),
+      throttled: () => ({
+        body: JSON.stringify({
+          errors:
+            'Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service.',
+        }),
+      }),
+      serverError: () => ({ body: JSON.stringify({ errors: 'Internal Server Error' }) }),
+    });
     this.buildCatalog();
   }
 
@@ -260,19 +292,17 @@ export class ShopifySandbox {
   /** Starts listening (and the order generator, if `ordersPerSecond` > 0). Returns the base URL. */
   async start(): Promise<string> {
     if (this.server) return this.url;
-    const server = http.createServer((req, res) => {
-      this.handle(req, res).catch((err) => {
-        if (!res.headersSent) this.send(req, res, 500, { errors: `sandbox failure: ${String(err)}` });
-      });
-    });
+    const server = createSandboxServer(
+      async (req, res) => {
+        await this.handle(req, res);
+      },
+      {
+        faults: this.faultInjector,
+        onError: (err, req, res) => this.send(req, res, 500, { errors: `sandbox failure: ${String(err)}` }),
+      },
+    );
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.opts.port, this.opts.host, () => resolve());
-    });
-    const addr = server.address();
-    if (addr === null || typeof addr === 'string') throw new Error('no TCP address');
-    this.baseUrl = `http://${this.opts.host}:${addr.port}`;
+    this.baseUrl = await listenOn(server, this.opts.port, this.opts.host);
     this.startedAt = this.opts.now();
     this.restAt = this.startedAt;
     this.gqlAt = this.startedAt;
@@ -288,6 +318,7 @@ export class ShopifySandbox {
     this.timers.clear();
     for (const r of this.inflight) r.destroy();
     this.inflight.clear();
+    this.faultInjector.release();
     const server = this.server;
     this.server = undefined;
     if (!server) return;
@@ -310,15 +341,64 @@ export class ShopifySandbox {
     return this.timers.size;
   }
 
-  /** Creates orders now; the mix of promotions and states is drawn from the seeded generator. */
+  /**
+   * Creates up to `count` orders now; the mix of promotions and states is drawn from the seeded
+   * generator. Each order takes its units at the first location; a line its variant cannot fill
+   * there is left out and an order left empty is not placed, so fewer than `count` may come back.
+   */
   generateOrders(count: number, options: { lifecycle?: boolean } = {}): OrderJson[] {
     const out: OrderJson[] = [];
     for (let i = 0; i < count; i++) {
       const rec = this.createOrder();
+      if (!rec) continue;
       if (options.lifecycle !== false) this.randomLifecycle(rec);
       out.push(rec.json);
     }
     return out;
+  }
+
+  /**
+   * A buyer's paid order of `quantity` units of the variant of `inventoryItemId`, fulfilled from
+   * `locationId` (default the first location), at list price: takes the units there. Throws,
+   * placing nothing, when the item is not stocked there or holds fewer units.
+   */
+  sell(inventoryItemId: number, quantity: number, locationId = this.locationIds[0]!): OrderJson {
+    checkSellQuantity(quantity);
+    const variant = this.variants.find((v) => v.inventory_item_id === inventoryItemId);
+    const key = `${inventoryItemId}:${locationId}`;
+    const have = this.levels.get(key);
+    if (!variant || have === undefined) {
+      throw new Error(`inventory item ${inventoryItemId} is not stocked at location ${locationId}`);
+    }
+    const taken: TakenUnits = [];
+    if (!takeUnits(this.levels, taken, key, quantity)) {
+      throw new Error(
+        `cannot sell ${quantity} of inventory item ${inventoryItemId}: location ${locationId} has only ${have} available`,
+      );
+    }
+    return this.placeOrder({
+      drafts: [{ variant, qty: quantity, allocs: [], gift: false }],
+      apps: [],
+      codes: [],
+      shippingCents: 0,
+      shippingDiscount: 0,
+      financial: 'paid',
+      location: locationId,
+      taken,
+    }).json;
+  }
+
+  /**
+   * Cancels an unfulfilled order as a merchant does in the admin (restock on): refunded when paid,
+   * voided otherwise, its units back at its location. Throws when it is unknown, already
+   * cancelled or (partly) fulfilled.
+   */
+  cancel(id: number): OrderJson {
+    const rec = this.orders.get(id);
+    if (!rec) throw new Error(`no order ${id}`);
+    if (rec.json.cancelled_at) throw new Error(`order ${id} is already cancelled`);
+    this.apply(rec, 'cancel');
+    return rec.json;
   }
 
   /** One order's REST JSON (a deep copy), or undefined. */
@@ -357,6 +437,16 @@ export class ShopifySandbox {
       const [item, loc] = k.split(':').map(Number) as [number, number];
       return { inventoryItemId: item, locationId: loc, quantity };
     });
+  }
+
+  /** Starts injecting faults into the Admin API requests (null stops); see {@link FaultInjector}. */
+  faults(spec: FaultSpec | null): void {
+    this.faultInjector.set(spec);
+  }
+
+  /** Faults injected so far, per kind. */
+  faultCounts(): Record<FaultKind, number> {
+    return this.faultInjector.faultCounts();
   }
 
   /** Signs a body the way Shopify signs webhooks: base64 HMAC-SHA256 with the app secret. */
@@ -1061,21 +1151,29 @@ export class ShopifySandbox {
     return list[Math.floor(this.rng() * list.length)]!;
   }
 
-  /** A new order with a realistic promotion mix; see the scenarios below. */
-  private createOrder(): OrderRec {
-    const nowMs = this.opts.now();
-    const id = this.id();
-    const number = this.orderNumber++;
-    const lineCount = 1 + Math.floor(this.rng() * 3);
+  /**
+   * A new order with a realistic promotion mix (see the scenarios below), or undefined when
+   * nothing the buyer picked is available: the buyer only sees variants available at the first
+   * location, and a line asking for more than is there is left out.
+   */
+  private createOrder(): OrderRec | undefined {
+    const location = this.locationIds[0]!;
+    const at = (v: Variant) => `${v.inventory_item_id}:${location}`;
+    const shown = this.variants.filter((v) => (this.levels.get(at(v)) ?? 0) > 0);
+    if (shown.length === 0) return undefined;
+    const lineCount = Math.min(shown.length, 1 + Math.floor(this.rng() * 3));
     const chosen = new Set<Variant>();
-    while (chosen.size < lineCount) chosen.add(this.pick(this.variants));
-    type Draft = { variant: Variant; qty: number; allocs: { app: number; cents: number }[]; gift: boolean };
-    const drafts: Draft[] = [...chosen].map((variant) => ({
-      variant,
-      qty: 1 + Math.floor(this.rng() * 3),
-      allocs: [],
-      gift: false,
-    }));
+    while (chosen.size < lineCount) chosen.add(this.pick(shown));
+    const taken: TakenUnits = [];
+    const drafts: Draft[] = [...chosen]
+      .map((variant) => ({
+        variant,
+        qty: 1 + Math.floor(this.rng() * 3),
+        allocs: [] as Draft['allocs'],
+        gift: false,
+      }))
+      .filter((d) => takeUnits(this.levels, taken, at(d.variant), d.qty));
+    if (drafts.length === 0) return undefined;
     const apps: Record<string, unknown>[] = [];
     const codes: { code: string; amount: number; type: string }[] = [];
     const net = (d: Draft) => d.variant.price * d.qty - d.allocs.reduce((s, a) => s + a.cents, 0);
@@ -1166,7 +1264,7 @@ export class ShopifySandbox {
           target_selection: 'entitled',
           title: 'Buy 2 get 1 free',
         }) - 1;
-      if (!chosen.has(giftVariant)) {
+      if (!chosen.has(giftVariant) && takeUnits(this.levels, taken, at(giftVariant), 1)) {
         drafts.push({
           variant: giftVariant,
           qty: 1,
@@ -1189,7 +1287,45 @@ export class ShopifySandbox {
       shippingDiscount = shippingCents;
       codes.push({ code: 'FREESHIP', amount: shippingCents, type: 'percentage' });
     }
+    const financial = this.pick([
+      'paid',
+      'paid',
+      'paid',
+      'paid',
+      'paid',
+      'paid',
+      'paid',
+      'paid',
+      'pending',
+      'authorized',
+    ]);
+    return this.placeOrder({
+      drafts,
+      apps,
+      codes,
+      shippingCents,
+      shippingDiscount,
+      financial,
+      location,
+      taken,
+    });
+  }
 
+  /** Records an order whose lines, promotions and taken units are decided. */
+  private placeOrder(p: {
+    drafts: Draft[];
+    apps: Record<string, unknown>[];
+    codes: { code: string; amount: number; type: string }[];
+    shippingCents: number;
+    shippingDiscount: number;
+    financial: string;
+    location: number;
+    taken: TakenUnits;
+  }): OrderRec {
+    const { drafts, apps, codes, shippingCents, shippingDiscount, financial } = p;
+    const nowMs = this.opts.now();
+    const id = this.id();
+    const number = this.orderNumber++;
     const lineItems: LineJson[] = drafts.map((d) => ({
       id: this.id(),
       admin_graphql_api_id: '',
@@ -1247,18 +1383,6 @@ export class ShopifySandbox {
             },
           ]
         : [];
-    const financial = this.pick([
-      'paid',
-      'paid',
-      'paid',
-      'paid',
-      'paid',
-      'paid',
-      'paid',
-      'paid',
-      'pending',
-      'authorized',
-    ]);
     const json: OrderJson = {
       id,
       admin_graphql_api_id: `gid://shopify/Order/${id}`,
@@ -1296,7 +1420,7 @@ export class ShopifySandbox {
     const fo: FulfillmentOrderRec = {
       id: this.id(),
       status: 'open',
-      assigned_location_id: this.locationIds[0]!,
+      assigned_location_id: p.location,
       line_items: lineItems.map((li) => ({
         id: this.id(),
         line_item_id: li.id,
@@ -1309,6 +1433,7 @@ export class ShopifySandbox {
       fo,
       createdMs: Math.floor(nowMs / 1000) * 1000,
       updatedMs: Math.floor(nowMs / 1000) * 1000,
+      taken: p.taken,
     };
     this.orders.set(id, rec);
     for (const w of this.orderWaiters) {
@@ -1422,6 +1547,10 @@ export class ShopifySandbox {
       }
     }
     this.touch(rec);
+    // Shopify restocks a cancelled (or, unshipped, fully refunded) order's units at its location.
+    if (o.cancelled_at || (o.financial_status === 'refunded' && !o.fulfillment_status)) {
+      giveBack(this.levels, rec.taken);
+    }
   }
 
   /** A refund of whole units; the amount per unit is the line's net (after discounts) / quantity, rounded down. */
@@ -1441,7 +1570,7 @@ export class ShopifySandbox {
         return {
           id: this.id(),
           line_item_id: line.id,
-          location_id: this.locationIds[0],
+          location_id: rec.fo.assigned_location_id,
           quantity: qty,
           restock_type: restock,
           // Shopify sends the refund line subtotal as a JSON number (see the docs' order #1001).

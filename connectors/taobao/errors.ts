@@ -76,6 +76,12 @@ export const TAOBAO_ERRORS: ErrorTable = {
     { code: /\|isv\./, action: 'config_error', reason: 'TOP rejected the request (isv.*): fix the input' },
     { code: /^(40|41|42|43)\|/, action: 'config_error', reason: 'missing or invalid arguments (40-43)' },
     { code: /^15\|/, action: 'retry', reason: 'remote service error (15)' },
+    {
+      status: 429,
+      action: 'rate_limited',
+      defaultRetryAfterMs: 5000,
+      reason: 'TOP gateway (or a proxy before it) throttled us (HTTP 429)',
+    },
     { status: [500, 599], action: 'retry', reason: 'TOP gateway error (5xx)' },
     { status: [400, 499], action: 'config_error', reason: 'TOP gateway refused the request (4xx)' },
   ],

@@ -17,6 +17,10 @@ export const harness: SandboxHarness<TaobaoConfigInput> = {
         : {}),
     });
     const url = await sandbox.start();
+    const hint = async (topic: string, tid: string) => {
+      const h = await sandbox.deliverHint(topic, tid);
+      if (h.status < 200 || h.status >= 300) throw new Error(`hint delivery answered ${h.status}`);
+    };
     return {
       url,
       config: {
@@ -34,6 +38,19 @@ export const harness: SandboxHarness<TaobaoConfigInput> = {
       },
       async generateOrders(count) {
         return sandbox.generateOrders(count);
+      },
+      async sell(listing, quantity, options = {}) {
+        const tid = sandbox.sell(listing.listingId, quantity);
+        if (options.notify) await hint('taobao_trade_TradeBuyerPay', tid);
+        return tid;
+      },
+      async cancel(platformOrderId) {
+        sandbox.cancel(platformOrderId);
+      },
+      quantity(listing) {
+        const q = sandbox.quantity(listing.listingId);
+        if (q === undefined) throw new Error(`unknown listing ${listing.listingId}`);
+        return q;
       },
       listings() {
         return sandbox.listings().map((l) => ({ listing: { listingId: l.listingId }, quantity: l.quantity }));
@@ -73,12 +90,13 @@ export const harness: SandboxHarness<TaobaoConfigInput> = {
         }));
       },
       async deliverOrderWebhook(platformOrderId) {
-        const h = await sandbox.deliverHint('taobao_trade_TradeChanged', platformOrderId);
-        if (h.status < 200 || h.status >= 300) throw new Error(`hint delivery answered ${h.status}`);
+        await hint('taobao_trade_TradeChanged', platformOrderId);
       },
       shipments(platformOrderId) {
         return sandbox.trackingNumbers(platformOrderId);
       },
+      faults: (spec) => sandbox.faults(spec),
+      faultCounts: () => sandbox.faultCounts(),
       stop: () => sandbox.stop(),
     };
   },

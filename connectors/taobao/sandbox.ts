@@ -18,14 +18,20 @@
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type http from 'node:http';
+import type { FaultKind, FaultSpec } from '../contract.js';
 import {
+  checkSellQuantity,
   closeSandbox,
   createSandboxServer,
+  FaultInjector,
+  giveBack,
   listenOn,
   mulberry32,
   postDelivery,
   readBody,
+  type TakenUnits,
   TokenBucket,
+  takeUnits,
 } from '../testing/sandbox-kit.js';
 
 export interface TaobaoSandboxOptions {
@@ -118,6 +124,8 @@ interface TradeRec {
   subs: SubRec[];
   promos: PromoRec[];
   shipments: string[];
+  /** Units taken from the listings (gifts included), given back when the trade closes unshipped. */
+  taken: TakenUnits;
 }
 interface RefundRec {
   refundId: string;
@@ -185,6 +193,7 @@ export class TaobaoSandbox {
   private nextRefund = 190_000_000_000_000n;
   private nextMessage = 7_000_000_000_000_000_001n;
   private readonly bucket: TokenBucket;
+  private readonly faultInjector: FaultInjector;
   private bannedUntil = 0;
 
   constructor(options: TaobaoSandboxOptions = {}) {
@@ -211,6 +220,19 @@ export class TaobaoSandbox {
     this.relaySecret = this.opts.relaySecret;
     this.rng = mulberry32(this.opts.seed);
     this.bucket = new TokenBucket(this.opts.throttle.capacity);
+    this.faultInjector = new FaultInjector(this.opts.seed, {
+      isApi: (req) => new URL(req.url ?? '/', 'http://sandbox').pathname === '/router/rest',
+      throttled: (seconds) => ({
+        body: writeTop({
+          error_response: {
+            code: 7,
+            msg: 'App Call Limited',
+            sub_code: 'accesscontrol.limited-by-app-access-count',
+            sub_msg: `This ban will last for ${Math.max(1, Math.ceil(seconds))} more seconds`,
+          },
+        }),
+      }),
+    });
     this.buildCatalog();
   }
 
@@ -226,7 +248,7 @@ export class TaobaoSandbox {
 
   async start(): Promise<string> {
     if (this.server) return this.url;
-    const server = createSandboxServer((req, res) => this.handle(req, res));
+    const server = createSandboxServer((req, res) => this.handle(req, res), { faults: this.faultInjector });
     this.server = server;
     this.baseUrl = await listenOn(server, this.opts.port, this.opts.host);
     this.bucket.resetClock(this.opts.now());
@@ -237,7 +259,18 @@ export class TaobaoSandbox {
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
+    this.faultInjector.release();
     await closeSandbox(server, this.inflight);
+  }
+
+  /** Starts injecting faults into the gateway's requests (null stops); see {@link FaultInjector}. */
+  faults(spec: FaultSpec | null): void {
+    this.faultInjector.set(spec);
+  }
+
+  /** Faults injected so far, per kind. */
+  faultCounts(): Record<FaultKind, number> {
+    return this.faultInjector.faultCounts();
   }
 
   // -- shop state ---------------------------------------------------------------------------------
@@ -274,11 +307,72 @@ export class TaobaoSandbox {
     return [...(this.trades.get(tid)?.shipments ?? [])];
   }
 
-  /** Creates `count` trades with the usual mix of promotions, gifts and lifecycle states. */
+  /**
+   * Creates up to `count` trades with the usual mix of promotions, gifts and lifecycle states.
+   * Each takes its units (gifts included) from the listings; a line a listing cannot fill is left
+   * out and a trade left without lines is not placed. Trades closed unshipped give them back.
+   */
   generateOrders(count: number, options: { lifecycle?: boolean } = {}): string[] {
     const out: string[] = [];
-    for (let i = 0; i < count; i++) out.push(this.createTrade(options.lifecycle !== false).tid);
+    for (let i = 0; i < count; i++) {
+      const t = this.createTrade(options.lifecycle !== false);
+      if (t) out.push(t.tid);
+    }
     return out;
+  }
+
+  /**
+   * A buyer's paid trade (WAIT_SELLER_SEND_GOODS) of `quantity` units of one listing
+   * (`num_iid:sku_id`, or `num_iid` for an item without SKUs) at list price, created now: takes
+   * the units. Throws, placing nothing, for an unknown listing or one holding fewer units.
+   */
+  sell(listingId: string, quantity: number): string {
+    checkSellQuantity(quantity);
+    const [numIid, skuId] = listingId.split(':');
+    const item = [...this.items, ...this.giftItems].find((i) => i.numIid === numIid);
+    const sku = skuId === undefined ? undefined : item?.skus.find((x) => x.skuId === skuId);
+    const have = this.stock.get(listingId);
+    if (!item || have === undefined || (skuId !== undefined && !sku))
+      throw new Error(`unknown listing ${listingId}`);
+    const now = this.opts.now();
+    const taken: TakenUnits = [];
+    if (!takeUnits(this.stock, taken, listingId, quantity)) {
+      throw new Error(`cannot sell ${quantity} of ${listingId}: only ${have} in stock`);
+    }
+    const t = this.newTrade(now, 0);
+    t.taken = taken;
+    t.subs.push(this.sub(item, sku, sku?.priceFen ?? item.priceFen, quantity));
+    this.pay(t, now);
+    return t.tid;
+  }
+
+  /**
+   * Closes an unshipped trade as TOP does: unpaid -> TRADE_CLOSED_BY_TAOBAO; paid -> every paying
+   * sub-order refunded (SUCCESS) and TRADE_CLOSED. Modified now; the units go back. Throws for an
+   * unknown, closed or (partly) shipped trade.
+   */
+  cancel(tid: string): void {
+    const t = this.trades.get(tid);
+    if (!t) throw new Error(`no trade ${tid}`);
+    if (t.status === 'TRADE_CLOSED' || t.status === 'TRADE_CLOSED_BY_TAOBAO')
+      throw new Error(`trade ${tid} is already closed`);
+    if (
+      t.consignMs !== undefined ||
+      (t.status !== 'WAIT_BUYER_PAY' && t.status !== 'WAIT_SELLER_SEND_GOODS')
+    ) {
+      throw new Error(`trade ${tid} is ${t.status}: shipped trades cannot be cancelled`);
+    }
+    const now = this.sec(this.opts.now());
+    if (t.status === 'WAIT_BUYER_PAY') {
+      t.status = 'TRADE_CLOSED_BY_TAOBAO';
+      for (const s of t.subs) s.status = 'TRADE_CLOSED_BY_TAOBAO';
+    } else {
+      const open = t.subs.filter((s) => this.subPayment(s) > 0 && s.refundStatus !== 'SUCCESS');
+      this.refund(t, open, 'SUCCESS', false, now);
+      this.closeAll(t);
+    }
+    t.modifiedMs = now;
+    this.settle(t);
   }
 
   /**
@@ -290,6 +384,7 @@ export class TaobaoSandbox {
     const [a, b] = [this.items[0]!, this.items[1]!];
     const t = this.newTrade(now - 3600_000, 500);
     t.subs.push(this.sub(a, a.skus[0], 10800, 1, 2900), this.sub(b, b.skus[0], 26900, 1, 15000));
+    for (const s of t.subs) takeUnits(this.stock, t.taken, this.listingOf(s.item, s.sku), 1);
     this.addTradePromo(t, { promotionId: 'mjs-123024_211143', name: '满100元减5元', discountFen: 500 });
     this.pay(t, t.createdMs + 60_000);
     return t.tid;
@@ -301,6 +396,13 @@ export class TaobaoSandbox {
     if (!t) throw new Error(`no trade ${tid}`);
     if (status) t.status = status;
     t.modifiedMs = this.sec(this.opts.now());
+    this.settle(t);
+  }
+
+  /** TOP puts a trade's units back when it closes before anything shipped. */
+  private settle(t: TradeRec): void {
+    const closed = t.status === 'TRADE_CLOSED_BY_TAOBAO' || t.status === 'TRADE_CLOSED';
+    if (closed && t.consignMs === undefined) giveBack(this.stock, t.taken);
   }
 
   // -- TMC messages ---------------------------------------------------------------------------------
@@ -822,6 +924,7 @@ export class TaobaoSandbox {
       subs: [],
       promos: [],
       shipments: [],
+      taken: [],
     };
     this.trades.set(tid, t);
     return t;
@@ -875,15 +978,31 @@ export class TaobaoSandbox {
     return list[Math.floor(this.rng() * list.length)]!;
   }
 
-  private createTrade(lifecycle: boolean): TradeRec {
+  /** The stock key of an item (and SKU). */
+  private listingOf(item: Item, sku: Sku | undefined): string {
+    return sku ? `${item.numIid}:${sku.skuId}` : item.numIid;
+  }
+
+  /**
+   * A generated trade, or undefined when the buyer finds nothing to buy: only listings in stock
+   * are shown, and a line asking for more than its listing holds is left out.
+   */
+  private createTrade(lifecycle: boolean): TradeRec | undefined {
+    const inStock = (item: Item, sku?: Sku) => (this.stock.get(this.listingOf(item, sku)) ?? 0) > 0;
+    const shownSkus = (item: Item) => item.skus.filter((s) => inStock(item, s));
+    const shown = this.items.filter((i) => (i.skus.length === 0 ? inStock(i) : shownSkus(i).length > 0));
+    if (shown.length === 0) return undefined;
     const now = this.opts.now();
     const created = now - 120_000 - Math.floor(this.rng() * this.opts.spreadMs);
     const t = this.newTrade(created, this.pick([0, 0, 500, 800]));
     const lines = 1 + Math.floor(this.rng() * 3);
     const used = new Set<string>();
     for (let i = 0; i < lines; i++) {
-      const item = this.pick(this.items);
-      const sku = item.skus.length > 0 ? this.pick(item.skus) : undefined;
+      const item = this.pick(shown);
+      // An earlier line of this trade may have taken a listing's last units.
+      const skus = shownSkus(item);
+      if (item.skus.length > 0 && skus.length === 0) continue;
+      const sku = item.skus.length > 0 ? this.pick(skus) : undefined;
       const key = `${item.numIid}:${sku?.skuId ?? ''}`;
       if (used.has(key)) continue;
       used.add(key);
@@ -891,13 +1010,22 @@ export class TaobaoSandbox {
       const num = 1 + Math.floor(this.rng() * 3);
       const discount =
         this.rng() < 0.4 ? Math.floor((price * num * (5 + Math.floor(this.rng() * 25))) / 10_000) * 100 : 0;
+      if (!takeUnits(this.stock, t.taken, this.listingOf(item, sku), num)) continue;
       t.subs.push(this.sub(item, sku, price, num, discount));
+    }
+    if (t.subs.length === 0) {
+      this.trades.delete(t.tid);
+      return undefined;
     }
     if (this.rng() < 0.15) {
       const first = t.subs[0]!;
       if (this.subPayment(first) > 1000) first.adjustFen = -300; // 改价: the seller took 3.00 off
     }
-    if (this.rng() < 0.2) t.subs.push(this.sub(this.pick(this.giftItems), undefined, 0, 1)); // Tmall gift tool
+    if (this.rng() < 0.2) {
+      // Tmall gift tool: a zero-price sub-order, sent only while the gift is in stock.
+      const gift = this.pick(this.giftItems);
+      if (takeUnits(this.stock, t.taken, gift.numIid, 1)) t.subs.push(this.sub(gift, undefined, 0, 1));
+    }
     const goods = t.subs.reduce((s, x) => s + this.subPayment(x), 0);
     const r = this.rng();
     if (r < 0.45) {
@@ -919,15 +1047,19 @@ export class TaobaoSandbox {
       });
     }
     if (this.rng() < 0.12) {
-      t.promos.push({
-        id: t.tid,
-        promotionId: `mjs-555001_900${t.promos.length}`,
-        name: '满就送赠品',
-        discountFen: 0,
-        gift: { item: this.pick(this.giftItems), num: 1 },
-      });
+      const gift = this.pick(this.giftItems);
+      if (takeUnits(this.stock, t.taken, gift.numIid, 1)) {
+        t.promos.push({
+          id: t.tid,
+          promotionId: `mjs-555001_900${t.promos.length}`,
+          name: '满就送赠品',
+          discountFen: 0,
+          gift: { item: gift, num: 1 },
+        });
+      }
     }
     if (lifecycle) this.lifecycle(t, now);
+    this.settle(t);
     return t;
   }
 

@@ -86,7 +86,17 @@ export class WooClient {
       });
       const headers = lowerHeaders(res.headers as Record<string, unknown>);
       this.logCall(method, url, res.status, started);
-      if (res.status >= 200 && res.status < 300) return { status: res.status, data: res.data, headers };
+      if (res.status >= 200 && res.status < 300) {
+        // axios hands back the raw text when a JSON body does not parse (cut short, a PHP notice
+        // before the JSON, a host's HTML page).
+        if (typeof res.data === 'string' && res.data.trim() !== '') {
+          throw this.fail(method, url, { status: res.status, code: 'BAD_JSON' }, 'response is not JSON', {
+            action: 'retry',
+            reason: 'the store answered with something that is not JSON',
+          });
+        }
+        return { status: res.status, data: res.data, headers };
+      }
       const body = errorBody(res.data);
       throw this.fail(
         method,

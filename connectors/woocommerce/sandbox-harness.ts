@@ -3,7 +3,7 @@
  * contract tests, the demo and the benchmark. Bridges ids only; the sandbox itself shares no
  * code with the connector.
  */
-import type { SandboxHarness, SandboxSession, SandboxStartOptions } from '../contract.js';
+import type { ListingRef, SandboxHarness, SandboxSession, SandboxStartOptions } from '../contract.js';
 import type { WooConfigInput } from './config.js';
 import { WooSandbox } from './sandbox.js';
 
@@ -15,6 +15,12 @@ export const harness: SandboxHarness<WooConfigInput> = {
       ...(options.relaxedRateLimits ? { throttle: { capacity: 100_000, refillPerSecond: 100_000 } } : {}),
     });
     const url = await sandbox.start();
+    // `"<id>"` or `"<parent>:<variation>"`: the stock lives on the last id.
+    const productOf = (listing: ListingRef) => Number(listing.listingId.split(':').at(-1));
+    const deliver = async (topic: string, orderId: number) => {
+      const d = await sandbox.deliver(topic, orderId);
+      if (d.status < 200 || d.status > 302) throw new Error(`webhook delivery answered ${d.status}`);
+    };
     return {
       url,
       config: {
@@ -32,6 +38,19 @@ export const harness: SandboxHarness<WooConfigInput> = {
       },
       async generateOrders(count) {
         return sandbox.generateOrders(count).map(String);
+      },
+      async sell(listing, quantity, options = {}) {
+        const id = sandbox.sell(productOf(listing), quantity);
+        if (options.notify) await deliver('order.created', id);
+        return String(id);
+      },
+      async cancel(platformOrderId) {
+        sandbox.cancel(Number(platformOrderId));
+      },
+      quantity(listing) {
+        const q = sandbox.quantity(productOf(listing));
+        if (q === undefined) throw new Error(`no stock-managed product for listing ${listing.listingId}`);
+        return q;
       },
       listings() {
         return sandbox.stocked().map((s) => ({ listing: { listingId: s.listingId }, quantity: s.quantity }));
@@ -51,7 +70,7 @@ export const harness: SandboxHarness<WooConfigInput> = {
         }));
       },
       setQuantity(listing, quantity) {
-        sandbox.setQuantity(Number(listing.listingId.split(':').at(-1)), quantity);
+        sandbox.setQuantity(productOf(listing), quantity);
       },
       stockPushes() {
         return sandbox.pushes.map((p) => ({
@@ -60,12 +79,13 @@ export const harness: SandboxHarness<WooConfigInput> = {
         }));
       },
       async deliverOrderWebhook(platformOrderId) {
-        const d = await sandbox.deliver('order.updated', Number(platformOrderId));
-        if (d.status < 200 || d.status > 302) throw new Error(`webhook delivery answered ${d.status}`);
+        await deliver('order.updated', Number(platformOrderId));
       },
       shipments(platformOrderId) {
         return sandbox.trackingNumbers(Number(platformOrderId));
       },
+      faults: (spec) => sandbox.faults(spec),
+      faultCounts: () => sandbox.faultCounts(),
       stop: () => sandbox.stop(),
     };
   },

@@ -22,7 +22,19 @@
  */
 import { createHash, createHmac } from 'node:crypto';
 import http from 'node:http';
-import { mulberry32, TokenBucket } from '../testing/sandbox-kit.js';
+import type { FaultKind, FaultSpec } from '../contract.js';
+import {
+  checkSellQuantity,
+  createSandboxServer,
+  FaultInjector,
+  giveBack,
+  listenOn,
+  mulberry32,
+  type StockMap,
+  type TakenUnits,
+  TokenBucket,
+  takeUnits,
+} from '../testing/sandbox-kit.js';
 
 export interface WooSandboxOptions {
   /** Port; 0 (default) picks a free one. */
@@ -107,6 +119,8 @@ interface OrderRec {
   refunds: RefundRec[];
   notes: { id: number; note: string; customer: boolean }[];
   trackings: { id: string; number: string; provider: string }[];
+  /** Units taken from stock-managed products (by product id), given back on cancellation. */
+  taken: TakenUnits;
 }
 
 const TAX_BP = 1000; // 10 % VAT on goods and shipping
@@ -150,6 +164,18 @@ export class WooSandbox {
   private nextPostId = 100;
   private nextItemId = 1;
   private readonly bucket: TokenBucket;
+  private readonly faultInjector: FaultInjector;
+  /** Quantities of stock-managed products by id (`"<id>"`); others have none and sell freely. */
+  private readonly stockById: StockMap = {
+    get: (key) => {
+      const p = this.products.get(Number(key));
+      return p?.manage && p.stock !== null ? p.stock : undefined;
+    },
+    set: (key, quantity) => {
+      const p = this.products.get(Number(key));
+      if (p) p.stock = quantity;
+    },
+  };
   private server: http.Server | undefined;
   private baseUrl = '';
 
@@ -174,27 +200,43 @@ export class WooSandbox {
     this.random = mulberry32(this.options.seed);
     this.bucket = new TokenBucket(this.options.throttle.capacity);
     this.bucket.resetClock(this.options.now());
+    const wpError = (code: string, message: string, status: number) => ({
+      body: JSON.stringify({ code, message, data: { status } }),
+    });
+    this.faultInjector = new FaultInjector(this.options.seed, {
+      isApi: (req) => (req.url ?? '').startsWith('/wp-json/'),
+      throttled: () => wpError('too_many_requests', 'Too many requests.', 429),
+      serverError: () =>
+        wpError('internal_server_error', 'There has been a critical error on this website.', 500),
+    });
     this.seedCatalog();
   }
 
   /** Starts listening; resolves with the store URL (`http://127.0.0.1:<port>`). */
   async start(): Promise<string> {
-    const server = http.createServer((req, res) => this.handle(req, res));
+    const server = createSandboxServer((req, res) => this.handle(req, res), { faults: this.faultInjector });
     this.server = server;
-    await new Promise<void>((resolve) =>
-      server.listen(this.init.port ?? 0, this.init.host ?? '127.0.0.1', resolve),
-    );
-    const addr = server.address() as { port: number };
-    this.baseUrl = `http://${this.init.host ?? '127.0.0.1'}:${addr.port}`;
+    this.baseUrl = await listenOn(server, this.init.port ?? 0, this.init.host ?? '127.0.0.1');
     return this.baseUrl;
   }
 
   async stop(): Promise<void> {
     const s = this.server;
     this.server = undefined;
+    this.faultInjector.release();
     if (!s) return;
     s.closeAllConnections();
     await new Promise<void>((resolve) => s.close(() => resolve()));
+  }
+
+  /** Starts injecting faults into the REST API requests (null stops); see {@link FaultInjector}. */
+  faults(spec: FaultSpec | null): void {
+    this.faultInjector.set(spec);
+  }
+
+  /** Faults injected so far, per kind. */
+  faultCounts(): Record<FaultKind, number> {
+    return this.faultInjector.faultCounts();
   }
 
   // -------------------------------------------------------------------------------------------
@@ -265,23 +307,116 @@ export class WooSandbox {
     if (p) p.stock = quantity;
   }
 
-  /** Creates `count` orders spread over the last `spreadMs`, with the usual mix. Returns ids. */
+  /**
+   * Creates up to `count` orders spread over the last `spreadMs`, with the usual mix, and returns
+   * the ids placed. Each takes its units from stock-managed products (as WooCommerce reduces stock
+   * levels); a line a product cannot fill is left out and an order left without lines is not
+   * placed. Cancelled and failed orders (and refunded ones never completed) give the units back.
+   */
   generateOrders(count: number): number[] {
     const now = this.options.now();
     const ids: number[] = [];
     for (let i = 0; i < count; i++) {
       const created = now - this.options.minAgeMs - Math.floor(this.random() * this.options.spreadMs);
-      ids.push(this.createOrder(Math.floor(created / 1000) * 1000).id);
+      const o = this.createOrder(Math.floor(created / 1000) * 1000);
+      if (o) ids.push(o.id);
     }
     return ids;
+  }
+
+  /** Stock of a stock-managed simple product or variation; undefined for anything else. */
+  quantity(productOrVariationId: number): number | undefined {
+    return this.stockById.get(String(productOrVariationId));
+  }
+
+  /**
+   * A buyer's paid order (`processing`) of `quantity` units of one stock-managed simple product or
+   * variation at its price (plus VAT), created now: reduces its stock. Throws, placing nothing,
+   * for an unknown product or one holding fewer units.
+   */
+  sell(productOrVariationId: number, quantity: number): number {
+    checkSellQuantity(quantity);
+    const p = this.products.get(productOrVariationId);
+    const key = String(productOrVariationId);
+    const have = this.stockById.get(key);
+    if (!p || have === undefined) throw new Error(`no stock-managed product ${productOrVariationId}`);
+    const taken: TakenUnits = [];
+    if (!takeUnits(this.stockById, taken, key, quantity)) {
+      throw new Error(`cannot sell ${quantity} of product ${productOrVariationId}: only ${have} in stock`);
+    }
+    const now = Math.floor(this.options.now() / 1000) * 1000;
+    const sub = p.price * quantity;
+    const order: OrderRec = {
+      id: this.nextPostId++,
+      status: 'processing',
+      created: now,
+      modified: now,
+      paid: now,
+      completed: null,
+      lines: [
+        {
+          id: this.nextItemId++,
+          name: p.name,
+          product_id: p.parentId || p.id,
+          variation_id: p.parentId ? p.id : 0,
+          quantity,
+          sku: p.sku,
+          subtotal: sub,
+          total: sub,
+          subtotal_tax: pct(sub, TAX_BP),
+          total_tax: pct(sub, TAX_BP),
+          gift: false,
+        },
+      ],
+      shipping: 0,
+      shippingTax: 0,
+      fees: [],
+      coupons: [],
+      refunds: [],
+      notes: [],
+      trackings: [],
+      taken,
+    };
+    this.orders.set(order.id, order);
+    return order.id;
+  }
+
+  /**
+   * Cancels an order that has not shipped (status `cancelled`, modified now) and restores its
+   * stock, as the admin's status change does. Throws for an unknown, cancelled, failed, refunded
+   * or completed order, or one with a shipment tracked.
+   */
+  cancel(id: number): void {
+    const o = this.order(id);
+    if (['cancelled', 'failed', 'refunded'].includes(o.status))
+      throw new Error(`order ${id} is already ${o.status}`);
+    if (o.status === 'completed' || o.trackings.length > 0) throw new Error(`order ${id} has shipped`);
+    o.status = 'cancelled';
+    o.modified = Math.max(o.modified + 1000, Math.floor(this.options.now() / 1000) * 1000);
+    this.settle(o);
+  }
+
+  /** WooCommerce restores stock when an order is cancelled (and never reduced it for a failed one). */
+  private settle(o: OrderRec): void {
+    const released =
+      o.status === 'cancelled' || o.status === 'failed' || (o.status === 'refunded' && !o.completed);
+    if (released) giveBack(this.stockById, o.taken);
   }
 
   private pick<T>(xs: readonly T[]): T {
     return xs[Math.floor(this.random() * xs.length)]!;
   }
 
-  private createOrder(created: number): OrderRec {
-    const sellable = [...this.products.values()].filter((p) => p.price > 0 && (p.parentId !== 0 || p.manage));
+  /**
+   * A generated order, or undefined when the buyer finds nothing to buy: out-of-stock products are
+   * not shown, and a line asking for more than its product holds is left out.
+   */
+  private createOrder(created: number): OrderRec | undefined {
+    const sellable = [...this.products.values()].filter(
+      (p) => p.price > 0 && (p.parentId !== 0 || p.manage) && (this.stockById.get(String(p.id)) ?? 1) > 0,
+    );
+    if (sellable.length === 0) return undefined;
+    const taken: TakenUnits = [];
     const lines: LineRec[] = [];
     const n = 1 + Math.floor(this.random() * 3);
     const used = new Set<number>();
@@ -290,6 +425,7 @@ export class WooSandbox {
       if (used.has(p.id)) continue;
       used.add(p.id);
       const q = 1 + Math.floor(this.random() * 3);
+      if (!takeUnits(this.stockById, taken, String(p.id), q)) continue;
       const sub = p.price * q;
       lines.push({
         id: this.nextItemId++,
@@ -305,6 +441,7 @@ export class WooSandbox {
         gift: false,
       });
     }
+    if (lines.length === 0) return undefined;
     const order: OrderRec = {
       id: this.nextPostId++,
       status: 'processing',
@@ -320,6 +457,7 @@ export class WooSandbox {
       refunds: [],
       notes: [],
       trackings: [],
+      taken,
     };
     // Promotions.
     const roll = this.random();
@@ -367,8 +505,8 @@ export class WooSandbox {
       const goods = lines.reduce((s, l) => s + l.total, 0);
       if (goods > 500) order.fees.push({ id: this.nextItemId++, name: 'Loyalty discount', total: -500 });
     }
-    if (this.random() < 0.25) {
-      const gift = [...this.products.values()].find((p) => p.sku === 'GIFT-TOTE')!;
+    const gift = [...this.products.values()].find((p) => p.sku === 'GIFT-TOTE')!;
+    if (this.random() < 0.25 && takeUnits(this.stockById, taken, String(gift.id), 1)) {
       lines.push({
         id: this.nextItemId++,
         name: gift.name,
@@ -450,6 +588,7 @@ export class WooSandbox {
     order.modified = Math.min(order.modified, this.options.now() - this.options.minAgeMs);
     order.modified = Math.max(order.modified, order.created);
     this.orders.set(order.id, order);
+    this.settle(order);
     return order;
   }
 
@@ -464,6 +603,7 @@ export class WooSandbox {
     if (!o) throw new Error(`no order ${id}`);
     if (status) o.status = status;
     o.modified = Math.max(o.modified + 1000, Math.floor(this.options.now() / 1000) * 1000);
+    this.settle(o);
     return o.modified;
   }
 
@@ -734,6 +874,7 @@ export class WooSandbox {
         if (typeof b.status === 'string') o.status = b.status;
         if (b.status === 'completed' && !o.completed) o.completed = this.options.now();
         o.modified = Math.max(o.modified + 1000, Math.floor(this.options.now() / 1000) * 1000);
+        this.settle(o);
         return { status: 200, body: this.orderJson(o) };
       }
     }

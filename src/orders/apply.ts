@@ -62,11 +62,13 @@ export async function applyOrder(
   const row = await lockOrder(tx, incoming);
   let outcome: ApplyOutcome;
   let order: CanonicalOrder;
+  let previous: CanonicalOrder | undefined;
   if (!row.existing) {
     outcome = 'created';
     order = incoming;
   } else {
     const stored = parseStored(row.data);
+    previous = stored;
     const cmp = compareRevisions(incoming, stored);
     outcome = cmp.result === 'newer' ? 'updated' : cmp.result === 'older' ? 'older_ignored' : 'unchanged';
     order = cmp.result === 'newer' ? incoming : stored;
@@ -113,7 +115,37 @@ export async function applyOrder(
     await settleException(tx, 'unmapped_sku', lineKey, `mapped by ${sku.via}`);
     effects.push(...(await reconcileLine(tx, inv, shop, order, lineKey, line.lineId, sku, target)));
   }
+  await countOwnSales(tx, skus, order, previous);
   return { orderKey, outcome, effects };
+}
+
+/**
+ * Tells the push pipeline how many items of each listing its own platform took off its quantity
+ * through this order since the previous revision, so a push does not mistake them for sales not
+ * imported yet (see src/sync/push-send.ts). A platform takes the ordered quantity when the
+ * order is placed (paid or not, whether or not the ledger could reserve it) and gives it back
+ * when the order is cancelled; refunds and returns do not change its count.
+ */
+async function countOwnSales(
+  tx: Tx,
+  skus: ReadonlyMap<string, LineSku>,
+  order: CanonicalOrder,
+  previous: CanonicalOrder | undefined,
+): Promise<void> {
+  const taken = (o: CanonicalOrder | undefined, lineId: string) =>
+    !o || o.status === 'cancelled' ? 0 : (o.lines.find((l) => l.lineId === lineId)?.quantity ?? 0);
+  const delta = new Map<number, number>();
+  for (const line of order.lines) {
+    const listingId = skus.get(line.lineId)?.listingId;
+    if (listingId === undefined) continue;
+    const d = taken(order, line.lineId) - taken(previous, line.lineId);
+    if (d !== 0) delta.set(listingId, (delta.get(listingId) ?? 0) + d);
+  }
+  if (delta.size === 0) return;
+  await tx.execute(sql`
+    UPDATE stock_push p SET own_since_push = p.own_since_push + d.n
+    FROM unnest(${[...delta.keys()]}::int[], ${[...delta.values()]}::int[]) AS d(id, n)
+    WHERE p.listing_id = d.id`);
 }
 
 async function lockOrder(

@@ -78,6 +78,8 @@ const listingInput = z.strictObject({
       locationId: z.string().trim().min(1).max(128).optional(),
     })
     .optional(),
+  /** Never push this listing's quantity (the seller manages it on the platform). Default false. */
+  pushExcluded: z.boolean().optional(),
 });
 export type ListingInput = z.input<typeof listingInput>;
 
@@ -268,12 +270,13 @@ export class Orders {
       );
       if (!sku) throw new NotFoundError('sku', [d.sku]);
       const [row] = await tx.query<{ id: number }>(sql`
-        INSERT INTO listing (shop_id, platform_item_id, platform_sku_id, sku_id, units_per_item, stock_ref, stock_location)
+        INSERT INTO listing (shop_id, platform_item_id, platform_sku_id, sku_id, units_per_item, stock_ref,
+                             stock_location, push_excluded)
         VALUES (${shop.id}, ${d.platformItemId}, ${d.platformSkuId ?? ''}, ${sku.id}, ${d.unitsPerItem ?? 1},
-                ${d.stockRef?.listingId ?? null}, ${d.stockRef?.locationId ?? null})
+                ${d.stockRef?.listingId ?? null}, ${d.stockRef?.locationId ?? null}, ${d.pushExcluded ?? false})
         ON CONFLICT (shop_id, platform_item_id, platform_sku_id) DO UPDATE
           SET sku_id = EXCLUDED.sku_id, units_per_item = EXCLUDED.units_per_item, stock_ref = EXCLUDED.stock_ref,
-              stock_location = EXCLUDED.stock_location, updated_at = now()
+              stock_location = EXCLUDED.stock_location, push_excluded = EXCLUDED.push_excluded, updated_at = now()
         RETURNING id`);
       // The listing's quantity must be (re)computed and pushed. DO UPDATE, not DO NOTHING: the
       // mark stays locked until this commits, so the push planner cannot consume it before the

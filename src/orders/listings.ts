@@ -8,6 +8,8 @@ export interface LineSku {
   /** Stock units per unit sold (a box of 6 sells 6). */
   unitsPerItem: number;
   via: 'listing' | 'outer_id';
+  /** The listing that mapped the line (unset when mapped by 商家编码). */
+  listingId?: number;
 }
 
 /**
@@ -29,8 +31,9 @@ export async function mapLines(
     sku_id: number | null;
     units: number | null;
     via: string | null;
+    listing_id: number | null;
   }>(sql`
-    SELECT t.i::int AS i,
+    SELECT t.i::int AS i, li.id AS listing_id,
            COALESCE(li.sku_id, s.id) AS sku_id,
            CASE WHEN li.sku_id IS NOT NULL THEN li.units_per_item ELSE 1 END AS units,
            CASE WHEN li.sku_id IS NOT NULL THEN 'listing' WHEN s.id IS NOT NULL THEN 'outer_id' END AS via
@@ -44,6 +47,7 @@ export async function mapLines(
       skuId: r.sku_id,
       unitsPerItem: r.units ?? 1,
       via: r.via as LineSku['via'],
+      ...(r.listing_id !== null ? { listingId: r.listing_id } : {}),
     });
   }
   return out;

@@ -109,7 +109,7 @@ export class SandboxShops {
     if (this.timers.length > 0) {
       this.log.info(
         { shops: [...this.sessions.keys()], webhooks: this.webhooks },
-        'demo: sandbox shops are placing orders; watch /api/status, /api/orders and /api/availability',
+        'demo: sandbox shops are placing orders; watch /status, /api/orders and /api/availability',
       );
     }
   }

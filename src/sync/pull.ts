@@ -1,3 +1,4 @@
+import { ConnectorError, type RateLimitedError } from '../../connectors/contract.js';
 import { sql } from '../db/sql.js';
 import type { Inventory } from '../inventory/index.js';
 import type { Tx } from '../inventory/tx.js';
@@ -5,6 +6,7 @@ import { raiseException } from '../orders/exceptions.js';
 import type { InboxDelivery } from '../orders/inbox.js';
 import type { Orders } from '../orders/index.js';
 import type { ShopConnector } from './shop-connectors.js';
+import type { ShopGate } from './shop-gate.js';
 
 export interface PullReport {
   shopId: string;
@@ -14,6 +16,8 @@ export interface PullReport {
   /** The connector reached the newest data (false: stopped at its page bound; pull again soon). */
   caughtUp: boolean;
   error?: string;
+  /** Set when the shop must be paused: its credentials or configuration were refused. */
+  pause?: string;
 }
 
 /**
@@ -26,7 +30,7 @@ export async function pullShop(
   inv: Inventory,
   orders: Orders,
   sc: ShopConnector,
-  options: { signal?: AbortSignal } = {},
+  options: { signal?: AbortSignal; gate?: ShopGate } = {},
 ): Promise<PullReport> {
   const shopId = sc.shop.id;
   const report: PullReport = { shopId, pages: 0, orders: 0, rejects: 0, caughtUp: false };
@@ -34,7 +38,12 @@ export async function pullShop(
     tx.query<{ pull_cursor: string | null }>(sql`SELECT pull_cursor FROM shop WHERE id = ${shopId}`),
   );
   try {
-    for await (const page of sc.connector.pullOrders(row?.pull_cursor ?? null, options)) {
+    const pages = sc.connector.pullOrders(row?.pull_cursor ?? null, { signal: options.signal });
+    const gate = options.gate;
+    // Each page is one platform call: it waits for the shop's gate (rate limits, throttle).
+    const next = () => (gate ? gate.run(() => pages.next()) : pages.next());
+    for (let it = await next(); !it.done; it = await next()) {
+      const page = it.value;
       const deliveries: InboxDelivery[] = page.orders.map((o) => ({
         shopId,
         source: 'pull',
@@ -60,11 +69,16 @@ export async function pullShop(
       report.rejects += page.rejects.length;
       report.caughtUp = page.caughtUp;
     }
+    options.gate?.succeeded();
   } catch (err) {
     report.error = (err as Error).message;
+    const action = err instanceof ConnectorError ? err.action : 'retry';
+    if (action === 'config_error' || action === 'refresh_token') report.pause = report.error;
+    else if (action === 'rate_limited') options.gate?.throttle((err as RateLimitedError).retryAfterMs);
+    else options.gate?.failed();
     await inv.transaction((tx) =>
       tx.execute(sql`
-        UPDATE shop SET last_pull_error = ${report.error!.slice(0, 2000)}, last_pull_at = now() WHERE id = ${shopId}`),
+        UPDATE shop SET last_pull_error = ${report.error!.slice(0, 2000)} WHERE id = ${shopId}`),
     );
   }
   return report;
@@ -73,23 +87,4 @@ export async function pullShop(
 async function saveCursor(tx: Tx, shopId: string, cursor: string): Promise<void> {
   await tx.execute(sql`
     UPDATE shop SET pull_cursor = ${cursor}, last_pull_at = now(), last_pull_error = NULL WHERE id = ${shopId}`);
-}
-
-/**
- * Takes or renews the shop's pull lease for `owner` (one replica pulls a shop at a time); false
- * while another replica holds an unexpired lease. A dead replica's lease simply runs out.
- */
-export async function takeLease(
-  inv: Inventory,
-  shopId: string,
-  owner: string,
-  leaseMs: number,
-): Promise<boolean> {
-  const rows = await inv.transaction((tx) =>
-    tx.query<{ id: string }>(sql`
-      UPDATE shop SET lease_owner = ${owner}, lease_until = now() + ${leaseMs} * interval '1 millisecond'
-      WHERE id = ${shopId} AND (lease_until IS NULL OR lease_until < now() OR lease_owner = ${owner})
-      RETURNING id`),
-  );
-  return rows.length === 1;
 }

@@ -1,36 +1,35 @@
-import { randomUUID } from 'node:crypto';
 import cron, { type ScheduledTask } from 'node-cron';
-import type { Inventory } from '../inventory/index.js';
 import type { Logger } from '../log.js';
-import type { Orders } from '../orders/index.js';
-import { pullShop, takeLease } from './pull.js';
-import type { ShopConnector } from './shop-connectors.js';
 
-export interface SchedulerOptions {
+export interface SchedulerJobs {
   /** node-cron expression (with seconds) of the incremental pull of every shop. */
   pullCron: string;
   /** node-cron expression of the unpaid-hold expiry job. */
   expiryCron: string;
-  /** Pull lease length; a replica renews it on each pull, a dead one's runs out. */
-  leaseMs: number;
+  /** node-cron expression of the full reconciliation of every shop. */
+  reconcileCron: string;
+  /** Interval of the connection probe of paused shops, in ms. */
+  probeMs: number;
+  shopIds: readonly string[];
+  pull(shopId: string): Promise<void>;
+  expire(): Promise<void>;
+  reconcile(shopId: string): Promise<void>;
+  probe(shopId: string): Promise<void>;
 }
 
 /**
- * Periodic jobs: an incremental pull per shop (on one replica at a time, via the shop's lease;
- * never overlapping itself) and the unpaid-hold expiry. Jobs log and go on; they never throw.
+ * The periodic jobs (node-cron): per shop an incremental pull, a reconciliation and a probe while
+ * paused; and the unpaid-hold expiry. Each job never overlaps itself (`noOverlap`); the jobs
+ * themselves check that this replica holds the shop, so a tick runs on one replica only. Jobs
+ * log and go on; they never throw.
  */
 export class Scheduler {
-  /** This process, as the lease owner. */
-  readonly owner = `stockd-${process.pid}-${randomUUID().slice(0, 8)}`;
   private readonly tasks: ScheduledTask[] = [];
   private readonly running = new Set<Promise<unknown>>();
 
   constructor(
-    private readonly inv: Inventory,
-    private readonly orders: Orders,
-    private readonly shops: ReadonlyMap<string, ShopConnector>,
     private readonly log: Logger,
-    private readonly options: SchedulerOptions,
+    private readonly jobs: SchedulerJobs,
   ) {}
 
   start(): void {
@@ -41,46 +40,30 @@ export class Scheduler {
       error: (m, err) => this.log.error({ source: 'node-cron', err }, String(m)),
       debug: (m) => this.log.trace({ source: 'node-cron' }, String(m)),
     });
-    for (const sc of this.shops.values()) {
-      this.tasks.push(
-        cron.schedule(this.options.pullCron, () => this.track(this.pull(sc)), {
-          name: `pull:${sc.shop.id}`,
-          noOverlap: true,
-        }),
-      );
+    const probeSeconds = Math.max(1, Math.round(this.jobs.probeMs / 1000));
+    const probeCron =
+      probeSeconds < 60
+        ? `*/${probeSeconds} * * * * *`
+        : `0 */${Math.max(1, Math.round(probeSeconds / 60))} * * * *`;
+    for (const shopId of this.jobs.shopIds) {
+      this.every(this.jobs.pullCron, `pull:${shopId}`, () => this.jobs.pull(shopId));
+      this.every(this.jobs.reconcileCron, `reconcile:${shopId}`, () => this.jobs.reconcile(shopId));
+      this.every(probeCron, `probe:${shopId}`, () => this.jobs.probe(shopId));
     }
+    this.every(this.jobs.expiryCron, 'expire-unpaid', () => this.jobs.expire());
+  }
+
+  private every(expression: string, name: string, job: () => Promise<void>): void {
     this.tasks.push(
-      cron.schedule(this.options.expiryCron, () => this.track(this.expire()), {
-        name: 'expire-unpaid',
-        noOverlap: true,
-      }),
+      cron.schedule(
+        expression,
+        () =>
+          this.track(
+            job().catch((err) => this.log.error({ err, job: name }, `scheduled job ${name} failed`)),
+          ),
+        { name, noOverlap: true },
+      ),
     );
-  }
-
-  /** Pulls one shop now if this replica holds (or takes) its lease. */
-  async pull(sc: ShopConnector): Promise<void> {
-    const log = this.log.child({ shop: sc.shop.id, job: 'pull' });
-    try {
-      if (!(await takeLease(this.inv, sc.shop.id, this.owner, this.options.leaseMs))) {
-        log.debug('another replica holds the pull lease');
-        return;
-      }
-      const r = await pullShop(this.inv, this.orders, sc);
-      if (r.error)
-        log.warn({ error: r.error, pages: r.pages }, 'pull failed; cursor kept at the last stored page');
-      else if (r.orders > 0 || r.rejects > 0) log.info(r, 'pulled');
-    } catch (err) {
-      log.error({ err }, 'pull job failed');
-    }
-  }
-
-  private async expire(): Promise<void> {
-    try {
-      const n = await this.orders.expireUnpaid();
-      if (n > 0) this.log.info({ job: 'expire-unpaid', released: n }, 'unpaid holds released');
-    } catch (err) {
-      this.log.error({ err, job: 'expire-unpaid' }, 'expiry job failed');
-    }
   }
 
   private track(p: Promise<unknown>): Promise<unknown> {

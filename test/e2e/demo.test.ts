@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { type Daemon, startDaemon } from '../../src/daemon.js';
 import { createLogger } from '../../src/log.js';
+import { DEFAULT_PUSH_RULES } from '../../src/sync/channel-rules.js';
 import { createTestDb, onPostgres, type TestDb } from '../support/db.js';
 import { freePort, until } from '../support/e2e.js';
 
@@ -27,6 +28,7 @@ beforeAll(async () => {
     reserveOn: 'paid' as const,
     restockOn: 'receipt' as const,
     matchOuterId: true,
+    push: DEFAULT_PUSH_RULES,
     sandbox: { ordersPerMinute: 600, seed, openingStock: 500 },
   });
   daemon = await startDaemon(

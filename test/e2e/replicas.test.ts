@@ -9,6 +9,7 @@ import { getConnector } from '../../connectors/registry.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import { type Daemon, startDaemon } from '../../src/daemon.js';
 import { createLogger } from '../../src/log.js';
+import { DEFAULT_PUSH_RULES } from '../../src/sync/channel-rules.js';
 import { createTestDb, onPostgres, type TestDb } from '../support/db.js';
 import { until } from '../support/e2e.js';
 
@@ -34,6 +35,7 @@ describe.skipIf(!onPostgres)('replicas on one PostgreSQL', () => {
           reserveOn: 'paid',
           restockOn: 'receipt',
           matchOuterId: true,
+          push: DEFAULT_PUSH_RULES,
           connector: sandbox.config as Record<string, unknown>,
         },
       ],

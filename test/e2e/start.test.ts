@@ -134,7 +134,7 @@ describe('stockd daemon process', () => {
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(listening.database).toBe(onPostgres ? 'postgres' : 'pglite');
     expect(listening.msg).toBe(
-      `stockd listening on ${url} (database: ${listening.database}); status at ${url}/api/status`,
+      `stockd listening on ${url} (database: ${listening.database}); status at ${url}/status`,
     );
 
     const ready = await pollReady(url);

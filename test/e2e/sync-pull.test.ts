@@ -9,6 +9,7 @@ import { getConnector } from '../../connectors/registry.js';
 import { loadConfig } from '../../src/config.js';
 import { type Daemon, startDaemon } from '../../src/daemon.js';
 import { createLogger } from '../../src/log.js';
+import { DEFAULT_PUSH_RULES } from '../../src/sync/channel-rules.js';
 import type { StatusReport } from '../../src/sync/status.js';
 import { createTestDb, onPostgres, type TestDb } from '../support/db.js';
 import { until } from '../support/e2e.js';
@@ -34,6 +35,7 @@ beforeAll(async () => {
           reserveOn: 'paid',
           restockOn: 'receipt',
           matchOuterId: true,
+          push: DEFAULT_PUSH_RULES,
           connector: sandbox.config as Record<string, unknown>,
         },
       ],
@@ -91,7 +93,7 @@ describe('background sync', () => {
     await sandbox.generateOrders(5);
     await until('new orders pulled', orderCount, (c) => c.n === 35 && c.pending === 0);
     expect(await daemon.inventory.verify()).toMatchObject({ ok: true });
-    const status = (await (await fetch(`${daemon.url}/api/status`)).json()) as StatusReport;
+    const status = (await (await fetch(`${daemon.url}/status`)).json()) as StatusReport;
     expect(status.replicaId).toBe(daemon.replicaId);
     expect(status.shops).toEqual([
       expect.objectContaining({
@@ -99,11 +101,11 @@ describe('background sync', () => {
         platform: 'shopify',
         connected: true,
         health: 'ok',
-        lastPullError: null,
         leaseOwner: daemon.replicaId,
         inbox: { pending: 0, parked: 0 },
       }),
     ]);
-    expect(status.shops[0]!.pullAgeSeconds).toBeLessThan(60);
+    expect(status.shops[0]!.pull.lagSeconds).toBeLessThan(60);
+    expect(status.shops[0]!.pull.lastError).toBeNull();
   });
 });

@@ -10,6 +10,7 @@ import { getConnector } from '../../connectors/registry.js';
 import { loadConfig } from '../../src/config.js';
 import { type Daemon, startDaemon } from '../../src/daemon.js';
 import { createLogger } from '../../src/log.js';
+import { DEFAULT_PUSH_RULES } from '../../src/sync/channel-rules.js';
 import { createTestDb, onPostgres, type TestDb } from '../support/db.js';
 import { freePort } from '../support/e2e.js';
 
@@ -43,6 +44,7 @@ beforeAll(async () => {
         reserveOn: 'paid' as const,
         restockOn: 'receipt' as const,
         matchOuterId: true,
+        push: DEFAULT_PUSH_RULES,
         connector: sandbox.config as Record<string, unknown>,
       },
     ],

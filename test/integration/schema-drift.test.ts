@@ -62,6 +62,7 @@ describe('schema.prisma vs the migrated database', () => {
       'inventory_operation',
       'listing',
       'order_exception',
+      'replica',
       'reservation',
       'sales_order',
       'sales_order_line',

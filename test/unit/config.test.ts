@@ -45,6 +45,10 @@ const DEFAULTS = {
     leaseMs: 90_000,
     inboxIdleMs: 500,
     pushIdleMs: 250,
+    reconcileCron: '0 */5 * * * *',
+    pushMaxAttempts: 8,
+    pauseProbeMs: 60_000,
+    heldBackGraceMs: 900_000,
   },
   shops: [],
 };
@@ -386,8 +390,43 @@ describe('shops', () => {
         reserveOn: 'paid',
         restockOn: 'receipt',
         matchOuterId: true,
+        push: { enabled: true, sharePercent: 100, safetyStock: 0, minQuantity: 0, buffer: { mode: 'off' } },
       },
     ]);
+  });
+
+  it('checks the channel push rules, naming each bad key', () => {
+    let err: unknown;
+    try {
+      loadConfig(
+        withShops([
+          {
+            id: 'dy',
+            platform: 'douyin',
+            warehouses: ['SH', 'BJ'],
+            push: { warehouses: ['SH', 'GZ'], sharePercent: 120, buffer: { mode: 'adaptive', maxUnits: -1 } },
+          },
+          { id: 'jd', platform: 'jd', warehouses: ['SH'], push: { minQuantity: 9, maxQuantity: 3 } },
+        ]),
+      );
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const issues = (err as ConfigError).issues.map((i) => `${i.path}: ${i.message}`);
+    expect(issues).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^shops\.0\.push\.sharePercent: expected an integer from 0 to 100/),
+        expect.stringMatching(/^shops\.0\.push\.buffer\.maxUnits: expected an integer from 0/),
+        expect.stringMatching(/^shops\.1\.push: maxQuantity must not be below minQuantity/),
+      ]),
+    );
+    // A channel may list only warehouses that can serve its orders.
+    expect(() =>
+      loadConfig(
+        withShops([{ id: 'dy', platform: 'douyin', warehouses: ['SH'], push: { warehouses: ['GZ'] } }]),
+      ),
+    ).toThrow(/shops\.0\.push\.warehouses\.0.*"GZ" is not one of the shop's warehouses/);
   });
 
   it('names the bad key of a bad shop', () => {

@@ -1,0 +1,200 @@
+import { randomUUID } from 'node:crypto';
+import type { Config } from '../config.js';
+import { sql } from '../db/sql.js';
+import type { Inventory } from '../inventory/index.js';
+import type { Logger } from '../log.js';
+import type { Orders } from '../orders/index.js';
+import { BackgroundLoop } from './background-loop.js';
+import { ShopLeases } from './leases.js';
+import { pullShop } from './pull.js';
+import { type PlanShop, planPushes, planShop } from './push-plan.js';
+import { pushShop } from './push-send.js';
+import { reconcileShop } from './reconcile.js';
+import { Scheduler } from './scheduler.js';
+import type { ShopConnector } from './shop-connectors.js';
+import { ShopGate } from './shop-gate.js';
+import { pauseShop, pauseState, resumeShop } from './shop-pause.js';
+
+/**
+ * The daemon's main loop, per replica: the inbox worker, the push planner, one pusher per shop
+ * this replica leases (each behind its shop's gate, so a slow or failing platform holds up
+ * nobody else), and the scheduled jobs (pulls, unpaid-hold expiry, reconciliation, probes of
+ * paused shops). Work on a shop happens only on the replica holding its lease.
+ */
+export class SyncEngine {
+  readonly replicaId = `stockd-${process.pid}-${randomUUID().slice(0, 8)}`;
+  readonly leases: ShopLeases;
+  readonly gates = new Map<string, ShopGate>();
+  private readonly inbox: BackgroundLoop;
+  private readonly planner: BackgroundLoop;
+  private readonly pushers = new Map<string, BackgroundLoop>();
+  private readonly scheduler: Scheduler;
+  private readonly plans: Map<string, PlanShop>;
+
+  constructor(
+    private readonly inv: Inventory,
+    private readonly orders: Orders,
+    private readonly shops: readonly Config['shops'][number][],
+    private readonly connectors: ReadonlyMap<string, ShopConnector>,
+    private readonly sync: Config['sync'],
+    private readonly log: Logger,
+  ) {
+    this.plans = new Map(shops.map((s) => [s.id, s]));
+    this.leases = new ShopLeases(inv, this.replicaId, [...connectors.keys()], sync.leaseMs, (err) =>
+      log.error({ err, component: 'leases' }, 'lease renewal failed'),
+    );
+    const inboxLog = log.child({ component: 'inbox' });
+    this.inbox = new BackgroundLoop(
+      'inbox',
+      async () => {
+        const r = await orders.processBatch(100);
+        if (r.claimed > 0) inboxLog.debug({ ...r, results: undefined }, 'inbox batch');
+        return r.claimed > 0;
+      },
+      inboxLog,
+      { idleMs: sync.inboxIdleMs },
+    );
+    const pushLog = log.child({ component: 'push' });
+    this.planner = new BackgroundLoop(
+      'push planner',
+      async () => {
+        const plan = await planPushes(inv, this.plans);
+        if (plan.listings > 0) for (const p of this.pushers.values()) p.wake();
+        return plan.skus > 0;
+      },
+      pushLog,
+      { idleMs: sync.pushIdleMs },
+    );
+    for (const [shopId, sc] of connectors) {
+      const gate = new ShopGate(shopId, sc.connector.limits, Date.now, (until) => {
+        inv
+          .transaction((tx) =>
+            tx.execute(sql`UPDATE shop SET throttled_until = ${until} WHERE id = ${shopId}`),
+          )
+          .catch((err) => log.warn({ err, shop: shopId }, 'could not record a throttle'));
+      });
+      this.gates.set(shopId, gate);
+      const shopLog = pushLog.child({ shop: shopId });
+      this.pushers.set(
+        shopId,
+        new BackgroundLoop(`stock push ${shopId}`, () => this.pushStep(sc, gate, shopLog), shopLog, {
+          idleMs: sync.pushIdleMs,
+        }),
+      );
+    }
+    this.scheduler = new Scheduler(log.child({ component: 'scheduler' }), {
+      pullCron: sync.pullCron,
+      expiryCron: sync.expiryCron,
+      reconcileCron: sync.reconcileCron,
+      probeMs: sync.pauseProbeMs,
+      shopIds: [...connectors.keys()],
+      pull: (shopId) => this.pull(shopId),
+      expire: async () => {
+        const n = await orders.expireUnpaid();
+        if (n > 0) log.info({ job: 'expire-unpaid', released: n }, 'unpaid holds released');
+      },
+      reconcile: (shopId) => this.reconcile(shopId),
+      probe: (shopId) => this.probe(shopId),
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.leases.start();
+    this.inbox.start();
+    this.planner.start();
+    for (const p of this.pushers.values()) p.start();
+    this.scheduler.start();
+  }
+
+  /** New deliveries were stored. */
+  wakeInbox(): void {
+    this.inbox.wake();
+  }
+
+  /** Stock changed (orders applied). */
+  wakePush(): void {
+    this.planner.wake();
+  }
+
+  private async pushStep(sc: ShopConnector, gate: ShopGate, log: Logger): Promise<boolean> {
+    const shopId = sc.shop.id;
+    if (!this.leases.holds(shopId) || gate.waitMs() > 0) return false;
+    if (await pauseState(this.inv, shopId)) return false;
+    const r = await pushShop(this.inv, sc, gate, { maxAttempts: this.sync.pushMaxAttempts });
+    if (r.pause) {
+      await pauseShop(this.inv, shopId, `stock push refused: ${r.pause}`);
+      log.error({ reason: r.pause }, 'shop paused: the platform refused our credentials or configuration');
+      return false;
+    }
+    if (r.error) log.warn({ error: r.error, waitMs: gate.waitMs() }, 'stock push failed; shop backs off');
+    else if (r.sent > 0) log.info(r, 'stock pushed');
+    return r.sent > 0 && !r.error;
+  }
+
+  /** Pulls one shop now, if this replica holds it and it is not paused. */
+  async pull(shopId: string): Promise<void> {
+    const sc = this.connectors.get(shopId);
+    const gate = this.gates.get(shopId);
+    if (!sc || !gate || !this.leases.holds(shopId) || gate.waitMs() > 0) return;
+    if (await pauseState(this.inv, shopId)) return;
+    const log = this.log.child({ shop: shopId, job: 'pull' });
+    const r = await pullShop(this.inv, this.orders, sc, { gate });
+    if (r.pause) {
+      await pauseShop(this.inv, shopId, `order pull refused: ${r.pause}`);
+      log.error({ reason: r.pause }, 'shop paused: the platform refused our credentials or configuration');
+    } else if (r.error)
+      log.warn({ error: r.error, pages: r.pages }, 'pull failed; cursor kept at the last stored page');
+    else if (r.orders > 0 || r.rejects > 0) log.info(r, 'pulled');
+  }
+
+  /** Full reconciliation of one shop (see reconcile.ts). */
+  async reconcile(shopId: string): Promise<void> {
+    const sc = this.connectors.get(shopId);
+    const gate = this.gates.get(shopId);
+    const shop = this.plans.get(shopId);
+    if (!sc || !gate || !shop || !this.leases.holds(shopId)) return;
+    if (await pauseState(this.inv, shopId)) return;
+    const r = await reconcileShop(this.inv, sc, shop, gate, { heldBackGraceMs: this.sync.heldBackGraceMs });
+    const log = this.log.child({ shop: shopId, job: 'reconcile' });
+    if (r.error) log.warn(r, 'reconciliation failed');
+    else if (r.drifted > 0 || r.expiredHeldBack > 0)
+      log.warn(r, 'platform quantities drifted; corrections queued');
+    else log.debug(r, 'reconciled');
+    this.pushers.get(shopId)?.wake();
+  }
+
+  /** A paused shop this replica holds: resume it when its connection works again. */
+  async probe(shopId: string): Promise<void> {
+    const sc = this.connectors.get(shopId);
+    const gate = this.gates.get(shopId);
+    if (!sc || !gate || !this.leases.holds(shopId)) return;
+    const paused = await pauseState(this.inv, shopId);
+    if (!paused || paused.by === 'admin') return;
+    const check = await gate.run(() => sc.connector.checkConnection());
+    const log = this.log.child({ shop: shopId, job: 'probe' });
+    if (!check.ok) {
+      log.debug({ error: check.error }, 'shop still paused');
+      return;
+    }
+    await this.resume(shopId);
+    log.info('connection works again; shop resumed');
+  }
+
+  /** Resumes a paused shop and plans all its listings again. False when it was not paused. */
+  async resume(shopId: string): Promise<boolean> {
+    const resumed = await resumeShop(this.inv, shopId);
+    const shop = this.plans.get(shopId);
+    if (resumed && shop) await planShop(this.inv, shop);
+    this.pushers.get(shopId)?.wake();
+    return resumed;
+  }
+
+  async stop(): Promise<void> {
+    await this.scheduler.stop();
+    await this.inbox.stop();
+    await this.planner.stop();
+    await Promise.all([...this.pushers.values()].map((p) => p.stop()));
+    for (const g of this.gates.values()) g.close();
+    await this.leases.stop();
+  }
+}

@@ -1,0 +1,330 @@
+import {
+  ConnectorError,
+  type ListingRef,
+  type PushResult,
+  type StockUpdate,
+} from '../../connectors/contract.js';
+import { sql } from '../db/sql.js';
+import type { Inventory } from '../inventory/index.js';
+import type { Tx } from '../inventory/tx.js';
+import type { ShopConnector } from './shop-connectors.js';
+import type { ShopGate } from './shop-gate.js';
+
+/**
+ * Step 2 of the stock push pipeline: sends a shop's pending quantities through its connector,
+ * in batches of the platform's size, through the shop's gate (rate limits, throttling).
+ *
+ * No re-inflation. An absolute push must not give back units the platform sold in orders we
+ * have not imported yet. Since our last push (value L) the platform took S units; we imported I
+ * of them (counted per listing as orders are applied: `own_since_push`); the other U = S − I
+ * are sold there but not in `desired` yet. So we push `desired − U`. The platform's current
+ * value P = L − S gives U = (L − P) − I:
+ * - with compare-and-set (Shopify) we first push optimistically, expecting P = L − I (nothing
+ *   unimported); on a mismatch we read P back and push again expecting exactly P;
+ * - with read-back only, we read P before pushing;
+ * - without either, the platform's own sales cannot be seen and the push is absolute (the
+ *   channel's buffer is the only protection; the README says which platforms this is).
+ * The U held back are pre-credited (`own_since_push` −U), so when their orders arrive they are
+ * not counted again; if they never arrive within `heldBackGraceMs` it was a manual edit on the
+ * platform, and the credit is dropped (see reconcile.ts).
+ *
+ * Failures: an item the platform refuses is retried with backoff and suspended (`failed`, with
+ * its error) after `maxAttempts`, until its quantity changes; a throttle holds the whole shop
+ * for the platform's wait; a 5xx/timeout backs the shop off; refused credentials pause the shop.
+ */
+
+export interface PushReport {
+  shopId: string;
+  sent: number;
+  synced: number;
+  failed: number;
+  /** Units held back because the platform sold them and we had not imported the orders yet. */
+  heldBack: number;
+  /** Whole-batch failure (throttle, outage, credentials). */
+  error?: string;
+  /** Set when the shop must be paused: its credentials or configuration were refused. */
+  pause?: string;
+}
+
+export interface PushOptions {
+  /** Failed attempts of one listing before it is suspended. */
+  maxAttempts: number;
+  /** Rows per claim. Default 500. */
+  limit?: number;
+}
+
+interface Claimed {
+  listing_id: number;
+  desired: number;
+  pushed: number | null;
+  own_since_push: number;
+  attempt_qty: number | null;
+  attempt_own: number | null;
+  pending_since: Date | string | null;
+  stock_ref: string;
+  stock_location: string | null;
+  attempts: number;
+}
+
+/** How long a claimed row stays hidden from other pushers (a crashed pusher's rows come back). */
+const PUSH_LEASE_MS = 60_000;
+
+export async function pushShop(
+  inv: Inventory,
+  sc: ShopConnector,
+  gate: ShopGate,
+  options: PushOptions,
+): Promise<PushReport> {
+  const shopId = sc.shop.id;
+  const report: PushReport = { shopId, sent: 0, synced: 0, failed: 0, heldBack: 0 };
+  const claimed = await claim(inv, shopId, options.limit ?? 500);
+  const batch = Math.max(1, sc.connector.limits.maxStockBatch);
+  const caps = sc.registered.descriptor.capabilities;
+  for (let i = 0; i < claimed.length; i += batch) {
+    const rows = claimed.slice(i, i + batch);
+    try {
+      await pushBatch(inv, sc, gate, rows, caps, options, report);
+      gate.succeeded();
+    } catch (err) {
+      // The whole call failed: nothing of this batch or the rest reached the platform.
+      const rest = claimed.slice(i);
+      report.error = (err as Error).message;
+      const action = err instanceof ConnectorError ? err.action : 'retry';
+      let waitMs: number;
+      if (action === 'rate_limited') {
+        waitMs = (err as { retryAfterMs?: number }).retryAfterMs ?? 2000;
+        gate.throttle(waitMs);
+      } else if (action === 'config_error' || action === 'refresh_token') {
+        report.pause = report.error;
+        waitMs = 0;
+      } else {
+        waitMs = gate.failed();
+      }
+      await release(inv, rest, waitMs);
+      break;
+    }
+  }
+  return report;
+}
+
+async function claim(inv: Inventory, shopId: string, limit: number): Promise<Claimed[]> {
+  return inv.transaction((tx) =>
+    tx.query<Claimed>(sql`
+      UPDATE stock_push p SET next_attempt_at = now() + ${PUSH_LEASE_MS} * interval '1 millisecond'
+      FROM (
+        SELECT p2.listing_id FROM stock_push p2 JOIN listing l ON l.id = p2.listing_id
+        WHERE l.shop_id = ${shopId} AND p2.status = 'pending' AND p2.next_attempt_at <= now()
+          AND NOT l.push_excluded
+        ORDER BY p2.pending_since NULLS LAST, p2.desired_at LIMIT ${limit} FOR UPDATE OF p2 SKIP LOCKED
+      ) c, listing l
+      WHERE p.listing_id = c.listing_id AND l.id = p.listing_id
+      RETURNING p.listing_id, p.desired, p.pushed, p.own_since_push, p.attempt_qty, p.attempt_own,
+                p.pending_since, l.stock_ref,
+                l.stock_location, p.attempts`),
+  );
+}
+
+/** Gives claimed rows back untouched, due again after `waitMs`. */
+async function release(inv: Inventory, rows: readonly Claimed[], waitMs: number): Promise<void> {
+  await inv.transaction((tx) =>
+    tx.execute(sql`
+      UPDATE stock_push SET next_attempt_at = now() + ${Math.round(waitMs)} * interval '1 millisecond'
+      WHERE listing_id = ANY(${rows.map((r) => r.listing_id)}::int[]) AND status = 'pending'`),
+  );
+}
+
+interface Plan {
+  row: Claimed;
+  /** What we send. */
+  quantity: number;
+  /** Units held back (sold on the platform, not imported). */
+  heldBack: number;
+  expected?: number;
+  /** What the platform showed when read just before: equal to `quantity`, nothing is sent. */
+  shows?: number;
+}
+
+async function pushBatch(
+  inv: Inventory,
+  sc: ShopConnector,
+  gate: ShopGate,
+  rows: readonly Claimed[],
+  caps: { compareAndSet: boolean; readStock: boolean },
+  options: PushOptions,
+  report: PushReport,
+): Promise<void> {
+  const connector = sc.connector;
+  let plans: Plan[];
+  const uncertain = rows.some((r) => r.attempt_qty !== null);
+  if (
+    caps.readStock &&
+    connector.readStock &&
+    (uncertain || (!caps.compareAndSet && rows.some((r) => r.pushed !== null)))
+  ) {
+    plans = await guardedPlans(gate, sc, rows);
+  } else if (caps.compareAndSet) {
+    // Optimistic: if every sale since our last push is imported, the platform shows L − I.
+    plans = rows.map((row) => ({
+      row,
+      quantity: row.desired,
+      heldBack: 0,
+      ...(row.pushed !== null ? { expected: Math.max(0, row.pushed - row.own_since_push) } : {}),
+    }));
+  } else {
+    plans = rows.map((row) => ({ row, quantity: row.desired, heldBack: 0 }));
+  }
+  let results = await send(inv, gate, sc, plans);
+  report.sent += plans.filter((p) => p.shows !== p.quantity).length;
+  const mismatched = plans.filter((_, k) => results[k]?.status === 'compare_mismatch');
+  if (mismatched.length > 0 && connector.readStock) {
+    // The platform sold what we had not imported (or someone edited it): read and decide again.
+    const again = await guardedPlans(
+      gate,
+      sc,
+      mismatched.map((p) => p.row),
+    );
+    const second = await send(inv, gate, sc, again);
+    report.sent += again.filter((p) => p.shows !== p.quantity).length;
+    results = results.map((r, k) => {
+      const j = mismatched.indexOf(plans[k]!);
+      return j >= 0 ? second[j]! : r;
+    });
+    plans = plans.map((p) => {
+      const j = mismatched.indexOf(p);
+      return j >= 0 ? again[j]! : p;
+    });
+  }
+  await inv.transaction(async (tx) => {
+    for (const [k, plan] of plans.entries()) {
+      const res = results[k];
+      if (res?.status === 'ok') {
+        report.synced++;
+        report.heldBack += plan.heldBack;
+        await recordSuccess(tx, plan, res.quantity);
+      } else if (res?.status === 'compare_mismatch') {
+        // Changed again between our read and our write: a busy listing. Try again shortly.
+        await recordFailure(tx, plan.row, `platform quantity changed during the push: ${res.message}`, {
+          waitMs: 200,
+          maxAttempts: options.maxAttempts,
+        });
+      } else {
+        report.failed++;
+        if (res?.action === 'rate_limited') gate.throttle(res.retryAfterMs ?? 2000);
+        await recordFailure(tx, plan.row, res?.message ?? 'no result for this item', {
+          ...(res?.action === 'rate_limited' ? { waitMs: res.retryAfterMs ?? 2000, free: true } : {}),
+          final: res?.action === 'config_error' || res?.action === 'ignore',
+          maxAttempts: options.maxAttempts,
+        });
+      }
+    }
+  });
+}
+
+/**
+ * Reads the platform's quantities and plans pushes that hold back unimported sales. After a
+ * push of unknown outcome, a platform showing exactly what we sent means it landed: that push
+ * is the baseline then, and only sales counted since it are ours.
+ */
+async function guardedPlans(gate: ShopGate, sc: ShopConnector, rows: readonly Claimed[]): Promise<Plan[]> {
+  const readings = await gate.run(() => sc.connector.readStock!(rows.map(refOf)));
+  const cas = sc.registered.descriptor.capabilities.compareAndSet;
+  return rows.map((row, k) => {
+    const r = readings[k];
+    if (!r?.ok || row.pushed === null) return { row, quantity: row.desired, heldBack: 0 };
+    const landed = row.attempt_qty !== null && r.quantity === row.attempt_qty;
+    const last = landed ? row.attempt_qty! : row.pushed;
+    const ownSince = landed ? row.own_since_push - (row.attempt_own ?? 0) : row.own_since_push;
+    const unimported = Math.max(0, last - r.quantity - ownSince);
+    const quantity = Math.max(0, row.desired - unimported);
+    return {
+      row,
+      quantity,
+      heldBack: row.desired - quantity,
+      shows: r.quantity,
+      ...(cas ? { expected: r.quantity } : {}),
+    };
+  });
+}
+
+/**
+ * Sends one batch. A failure that may have reached the platform (timeout, 5xx, a reply we
+ * could not read) is recorded per row as an attempt of unknown outcome before it is rethrown.
+ */
+async function send(
+  inv: Inventory,
+  gate: ShopGate,
+  sc: ShopConnector,
+  plans: readonly Plan[],
+): Promise<PushResult[]> {
+  // Nothing is pushed where the platform already shows the quantity.
+  const due = plans.filter((p) => p.shows !== p.quantity);
+  const updates: StockUpdate[] = due.map((p) => ({
+    listing: refOf(p.row),
+    quantity: p.quantity,
+    ...(p.expected !== undefined ? { expected: p.expected } : {}),
+  }));
+  try {
+    const sent = updates.length > 0 ? await gate.run(() => sc.connector.pushStock(updates)) : [];
+    return plans.map((p): PushResult => {
+      const k = due.indexOf(p);
+      return k >= 0 ? sent[k]! : { listing: refOf(p.row), status: 'ok', quantity: p.quantity };
+    });
+  } catch (err) {
+    const action = err instanceof ConnectorError ? err.action : 'retry';
+    if (action === 'retry') {
+      await inv.transaction((tx) =>
+        tx.execute(sql`
+          UPDATE stock_push p SET attempt_qty = t.qty, attempt_own = t.own
+          FROM unnest(${due.map((x) => x.row.listing_id)}::int[], ${due.map((x) => x.quantity)}::int[],
+                      ${due.map((x) => x.row.own_since_push)}::int[]) AS t(id, qty, own)
+          WHERE p.listing_id = t.id`),
+      );
+    }
+    throw err;
+  }
+}
+
+function refOf(r: Claimed): ListingRef {
+  return r.stock_location
+    ? { listingId: r.stock_ref, locationId: r.stock_location }
+    : { listingId: r.stock_ref };
+}
+
+async function recordSuccess(tx: Tx, plan: Plan, quantity: number): Promise<void> {
+  const { row } = plan;
+  const latency = row.pending_since ? Date.now() - new Date(row.pending_since).getTime() : null;
+  // The units counted since the claim stay counted; the held-back ones are pre-credited.
+  await tx.execute(sql`
+    UPDATE stock_push SET pushed = ${quantity}, pushed_at = now(), last_error = NULL, attempts = 0,
+      own_since_push = own_since_push - ${row.own_since_push} - ${plan.heldBack},
+      held_back = ${plan.heldBack}, attempt_qty = NULL, attempt_own = NULL,
+      held_back_at = CASE WHEN ${plan.heldBack} > 0 THEN now() END,
+      latency_ms = COALESCE(${latency}::int, latency_ms),
+      status = CASE WHEN desired = ${row.desired} THEN 'synced'::"PushStatus" ELSE 'pending'::"PushStatus" END,
+      pending_since = CASE WHEN desired = ${row.desired} THEN NULL ELSE pending_since END,
+      next_attempt_at = now()
+    WHERE listing_id = ${row.listing_id}`);
+}
+
+/**
+ * Pending again after a jittered backoff (or the platform's wait), or suspended (`failed`) when
+ * final or after `maxAttempts`; a suspended listing is retried when its quantity changes.
+ * `free`: a throttle, not the listing's fault, so it does not count as an attempt.
+ */
+async function recordFailure(
+  tx: Tx,
+  r: Claimed,
+  error: string,
+  o: { waitMs?: number; final?: boolean; free?: boolean; maxAttempts: number },
+): Promise<void> {
+  const attempts = o.free ? r.attempts : r.attempts + 1;
+  const suspend = o.final || attempts >= o.maxAttempts;
+  const backoff =
+    o.waitMs ?? Math.min(600_000, 1000 * 2 ** Math.min(attempts, 10)) * (0.5 + Math.random() / 2);
+  await tx.execute(sql`
+    UPDATE stock_push SET last_error = ${(suspend && !o.final ? `suspended after ${attempts} attempts: ` : '') + error.slice(0, 2000)},
+      attempts = ${attempts},
+      status = ${suspend ? 'failed' : 'pending'}::"PushStatus",
+      next_attempt_at = now() + ${Math.round(backoff)} * interval '1 millisecond'
+    WHERE listing_id = ${r.listing_id} AND desired = ${r.desired}`);
+}

@@ -1,0 +1,125 @@
+import { sql } from '../db/sql.js';
+import type { Inventory } from '../inventory/index.js';
+import { type PlanShop, planShop } from './push-plan.js';
+import type { ShopConnector } from './shop-connectors.js';
+import type { ShopGate } from './shop-gate.js';
+
+export interface ReconcileReport {
+  shopId: string;
+  /** Listings planned again (every pushable listing of the shop). */
+  planned: number;
+  /** Listings read back from the platform (0 when it cannot read stock back). */
+  read: number;
+  /** Listings whose platform value differed from what we expected it to show. */
+  drifted: number;
+  /** Held-back units dropped because their orders never arrived within the grace time. */
+  expiredHeldBack: number;
+  error?: string;
+}
+
+/**
+ * The periodic full reconciliation of one shop:
+ * 1. every pushable listing is planned again (a missed change, a rule edit: anything whose
+ *    desired quantity differs is queued);
+ * 2. units held back as "sold on the platform, not imported" whose orders never came within
+ *    `heldBackGraceMs` are released (it was a manual edit or a lost order);
+ * 3. where the platform can read stock back, every pushed listing is compared with what the
+ *    platform should show now (our last push minus the sales imported since). A difference is
+ *    drift (a manual edit, a lost push, another app): recorded on the listing, counted on the
+ *    status page, and corrected by queueing the listing (the pusher then applies the
+ *    re-inflation guard, so units sold there are never given back).
+ * A listing whose platform value already equals its desired quantity is marked synced without a push.
+ */
+export async function reconcileShop(
+  inv: Inventory,
+  sc: ShopConnector,
+  shop: PlanShop,
+  gate: ShopGate,
+  options: { heldBackGraceMs: number },
+): Promise<ReconcileReport> {
+  const report: ReconcileReport = { shopId: shop.id, planned: 0, read: 0, drifted: 0, expiredHeldBack: 0 };
+  if (!shop.push.enabled) return report;
+  report.planned = await planShop(inv, shop);
+  const [expired] = await inv.transaction((tx) =>
+    tx.query<{ n: number | null }>(sql`
+      WITH x AS (
+        UPDATE stock_push p SET own_since_push = GREATEST(p.own_since_push, 0), held_back = 0, held_back_at = NULL,
+          status = CASE WHEN p.status = 'synced' THEN 'pending'::"PushStatus" ELSE p.status END,
+          pending_since = COALESCE(p.pending_since, now()), next_attempt_at = now()
+        FROM listing l
+        WHERE l.id = p.listing_id AND l.shop_id = ${shop.id} AND p.held_back_at IS NOT NULL
+          AND p.held_back_at < now() - ${options.heldBackGraceMs} * interval '1 millisecond'
+        RETURNING p.held_back
+      ) SELECT SUM(held_back)::int AS n FROM x`),
+  );
+  report.expiredHeldBack = expired?.n ?? 0;
+  const readStock = sc.connector.readStock?.bind(sc.connector);
+  if (!sc.registered.descriptor.capabilities.readStock || !readStock) return report;
+  const batch = Math.max(1, sc.connector.limits.maxStockBatch);
+  let after = 0;
+  try {
+    for (;;) {
+      const rows = await inv.transaction((tx) =>
+        tx.query<{
+          listing_id: number;
+          stock_ref: string;
+          stock_location: string | null;
+          pushed: number;
+          own_since_push: number;
+        }>(sql`
+          SELECT p.listing_id, l.stock_ref, l.stock_location, p.pushed, p.own_since_push
+          FROM stock_push p JOIN listing l ON l.id = p.listing_id
+          WHERE l.shop_id = ${shop.id} AND p.listing_id > ${after} AND p.pushed IS NOT NULL
+            AND l.stock_ref IS NOT NULL AND NOT l.push_excluded
+          ORDER BY p.listing_id LIMIT ${batch}`),
+      );
+      if (rows.length === 0) break;
+      after = rows.at(-1)!.listing_id;
+      const readings = await gate.run(() =>
+        readStock(
+          rows.map((r) =>
+            r.stock_location
+              ? { listingId: r.stock_ref, locationId: r.stock_location }
+              : { listingId: r.stock_ref },
+          ),
+        ),
+      );
+      report.read += rows.length;
+      const ids: number[] = [];
+      const quantities: number[] = [];
+      const drifts: number[] = [];
+      for (const [k, r] of rows.entries()) {
+        const reading = readings[k];
+        if (!reading?.ok) continue;
+        const drift = reading.quantity - (r.pushed - r.own_since_push);
+        if (drift !== 0) report.drifted++;
+        ids.push(r.listing_id);
+        quantities.push(reading.quantity);
+        drifts.push(drift);
+      }
+      if (ids.length === 0) continue;
+      // Values are compared again inside the update: a push that landed meanwhile moved `pushed`
+      // and `own_since_push` together, so a reading taken before it does not count as drift.
+      await inv.transaction((tx) =>
+        tx.execute(sql`
+          UPDATE stock_push p SET platform_qty = t.qty, read_at = now(),
+            drift = CASE WHEN t.drift <> 0 THEN t.drift END,
+            drift_at = CASE WHEN t.drift <> 0 THEN now() ELSE p.drift_at END,
+            pushed = CASE WHEN t.qty = p.desired AND t.drift <> 0 THEN t.qty ELSE p.pushed END,
+            own_since_push = CASE WHEN t.qty = p.desired AND t.drift <> 0 THEN 0 ELSE p.own_since_push END,
+            status = CASE WHEN t.qty = p.desired THEN 'synced'::"PushStatus"
+                          WHEN t.drift <> 0 AND p.status = 'synced' THEN 'pending'::"PushStatus"
+                          ELSE p.status END,
+            pending_since = CASE WHEN t.qty = p.desired THEN NULL
+                                 WHEN t.drift <> 0 THEN COALESCE(p.pending_since, now()) ELSE p.pending_since END,
+            next_attempt_at = CASE WHEN t.drift <> 0 AND t.qty <> p.desired THEN now() ELSE p.next_attempt_at END
+          FROM unnest(${ids}::int[], ${quantities}::int[], ${drifts}::int[]) AS t(id, qty, drift)
+          WHERE p.listing_id = t.id AND p.pushed - p.own_since_push + t.drift = t.qty`),
+      );
+    }
+    gate.succeeded();
+  } catch (err) {
+    report.error = (err as Error).message;
+  }
+  return report;
+}

@@ -1,0 +1,85 @@
+import PQueue from 'p-queue';
+import type { RateLimitSpec } from '../../connectors/contract.js';
+
+/**
+ * Every call this replica makes to one shop's platform goes through its gate: a p-queue sized
+ * from the connector's limits (requests in flight, requests per interval), paused while the
+ * platform has throttled us (Retry-After, throttle codes), with a backoff that grows with the
+ * shop's consecutive failures (5xx, timeouts) and resets on success. Other shops have their own
+ * gates, so a failing platform never slows the others.
+ */
+export class ShopGate {
+  private readonly queue: PQueue;
+  private resumeTimer: NodeJS.Timeout | undefined;
+  private throttledUntilMs = 0;
+  private failures = 0;
+  private backoffUntilMs = 0;
+
+  constructor(
+    readonly shopId: string,
+    limits: RateLimitSpec,
+    private readonly now: () => number = Date.now,
+    /** Told of each new throttle (the engine records it for the status page). */
+    private readonly onThrottle: (until: Date) => void = () => {},
+  ) {
+    this.queue = new PQueue({
+      concurrency: Math.max(1, limits.concurrency),
+      intervalCap: Math.max(1, limits.intervalCap),
+      interval: Math.max(0, limits.intervalMs),
+    });
+  }
+
+  /** Runs one platform call when the shop's limits allow. */
+  run<T>(call: () => Promise<T>): Promise<T> {
+    return this.queue.add(call);
+  }
+
+  /** The platform asked us to wait: hold every call to this shop for `ms`. */
+  throttle(ms: number): void {
+    const until = this.now() + Math.max(0, ms);
+    if (until <= this.throttledUntilMs) return;
+    this.throttledUntilMs = until;
+    this.onThrottle(new Date(until));
+    this.queue.pause();
+    clearTimeout(this.resumeTimer);
+    this.resumeTimer = setTimeout(() => this.queue.start(), Math.max(0, ms));
+    this.resumeTimer.unref();
+  }
+
+  /** A call failed for a transient reason: returns how long to wait before the next attempt. */
+  failed(): number {
+    this.failures++;
+    const ms = Math.min(60_000, 500 * 2 ** Math.min(this.failures - 1, 7)) * (0.5 + Math.random() / 2);
+    this.backoffUntilMs = this.now() + ms;
+    return Math.round(ms);
+  }
+
+  succeeded(): void {
+    this.failures = 0;
+    this.backoffUntilMs = 0;
+  }
+
+  /** Milliseconds before the shop may be called again (throttle or backoff); 0 when it may now. */
+  waitMs(): number {
+    return Math.max(0, Math.max(this.throttledUntilMs, this.backoffUntilMs) - this.now());
+  }
+
+  get throttledUntil(): Date | null {
+    return this.throttledUntilMs > this.now() ? new Date(this.throttledUntilMs) : null;
+  }
+
+  get consecutiveFailures(): number {
+    return this.failures;
+  }
+
+  /** Calls waiting or running. */
+  get busy(): number {
+    return this.queue.size + this.queue.pending;
+  }
+
+  close(): void {
+    clearTimeout(this.resumeTimer);
+    this.queue.clear();
+    this.queue.start();
+  }
+}
