@@ -159,6 +159,8 @@ export class DouyinSandbox {
   private baseUrl: string | undefined;
   private readonly rng: () => number;
   private nextOrder = 6_920_000_000_000_000_000n;
+  /** Set once a connector has searched orders: from then on new orders are live, not back history. */
+  private searched = false;
   private nextMsg = 1;
   private readonly bucket: TokenBucket;
   private readonly faultInjector: FaultInjector;
@@ -571,6 +573,7 @@ export class DouyinSandbox {
   }
 
   private searchList(p: Record<string, unknown>): Record<string, unknown> {
+    this.searched = true;
     const start = this.int(p, 'update_time_start', false);
     const end = this.int(p, 'update_time_end', false);
     const cStart = this.int(p, 'create_time_start', false);
@@ -749,7 +752,11 @@ export class DouyinSandbox {
     const nowS = Math.floor(this.opts.now() / 1000);
     const spreadS = Math.floor(this.opts.spreadMs / 1000);
     const createS = nowS - 120 - Math.floor(this.rng() * Math.max(1, spreadS - 240));
-    const updateS = Math.min(nowS - 60, createS + Math.floor(this.rng() * 1800));
+    // Before anyone searched, orders make up a back history spread over the past. Once a
+    // connector reads, new orders are updated now: one changed behind the connector's watermark
+    // could never be pulled, which Douyin does not do.
+    const spread = Math.floor(this.rng() * 1800);
+    const updateS = this.searched ? Math.max(createS, nowS - (spread % 20)) : Math.min(nowS - 60, createS + spread);
     const orderId = String(this.nextOrder);
     this.nextOrder += 1000n;
     const o: ShopOrder = {

@@ -52,8 +52,9 @@ export class Availability {
       const physical = new Set<number>();
       for (const r of recipes.values()) for (const id of r.keys()) physical.add(id);
 
+      // float8, not int: each balance fits an int, a SKU's total over warehouses need not.
       const levels = await tx.query<{ sku_id: number; on_hand: number; reserved: number }>(sql`
-        SELECT sku_id, SUM(on_hand)::int AS on_hand, SUM(reserved)::int AS reserved FROM stock_level
+        SELECT sku_id, SUM(on_hand)::float8 AS on_hand, SUM(reserved)::float8 AS reserved FROM stock_level
         WHERE sku_id = ANY(${[...physical]}::int[]) AND warehouse_id = ANY(${warehouseIds}::int[])
         GROUP BY sku_id`);
       const bySku = new Map(levels.map((l) => [l.sku_id, { onHand: l.on_hand, reserved: l.reserved }]));

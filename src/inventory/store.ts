@@ -143,10 +143,14 @@ export interface MovementInput {
   note?: string | null;
 }
 
+/** Largest on-hand one balance can hold (the column is a PostgreSQL integer). */
+export const MAX_ON_HAND = 2_147_483_647;
+
 /**
  * Appends movements to the ledger and changes the balances in the same statement batch.
  * Rows are upserted in key order. A change that would leave on-hand below zero or below what
- * is reserved is refused with a StockConflictError naming the SKU and warehouse.
+ * is reserved, or above {@link MAX_ON_HAND}, is refused with a StockConflictError naming the SKU
+ * and warehouse.
  */
 export async function applyMovements(
   tx: Tx,
@@ -169,21 +173,26 @@ export async function applyMovements(
             INSERT INTO stock_level AS l (sku_id, warehouse_id, on_hand, reserved)
             VALUES (${l.skuId}, ${l.warehouseId}, ${l.delta}, 0)
             ON CONFLICT (sku_id, warehouse_id) DO UPDATE SET on_hand = l.on_hand + ${l.delta}, updated_at = now()
+              WHERE l.on_hand::bigint + ${l.delta} <= ${MAX_ON_HAND}
             RETURNING on_hand`)
         : await tx.query<{ on_hand: number }>(sql`
             UPDATE stock_level
             SET on_hand = on_hand + ${l.delta}, reserved = reserved - ${l.consumed}, updated_at = now()
             WHERE sku_id = ${l.skuId} AND warehouse_id = ${l.warehouseId}
               AND reserved - ${l.consumed} >= 0 AND on_hand + ${l.delta} >= reserved - ${l.consumed}
+              AND on_hand::bigint + ${l.delta} <= ${MAX_ON_HAND}
             RETURNING on_hand`);
     if (rows.length === 0) {
       const [cur] = await tx.query<LevelRow>(sql`
         SELECT sku_id, warehouse_id, on_hand, reserved FROM stock_level
         WHERE sku_id = ${l.skuId} AND warehouse_id = ${l.warehouseId}`);
       const code = skus.get(l.skuId)?.code ?? String(l.skuId);
+      const onHand = cur?.on_hand ?? 0;
       throw new StockConflictError(
-        `${code} in warehouse ${l.warehouseId}: on hand ${cur?.on_hand ?? 0}, reserved ${cur?.reserved ?? 0}; ` +
-          `a change of ${l.delta} would leave less on hand than reserved`,
+        `${code} in warehouse ${l.warehouseId}: on hand ${onHand}, reserved ${cur?.reserved ?? 0}; ` +
+          (onHand + l.delta > MAX_ON_HAND
+            ? `a change of ${l.delta} would exceed the largest on-hand a balance can hold (${MAX_ON_HAND})`
+            : `a change of ${l.delta} would leave less on hand than reserved`),
       );
     }
   }

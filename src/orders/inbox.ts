@@ -22,18 +22,48 @@ export interface ClaimedEvent {
   attempts: number;
 }
 
-/** Stores a delivery before anything else happens to it. A repeated delivery is dropped. */
+/**
+ * Longest dedupe key stored as given (UTF-16 units): at most 1.5 kB of UTF-8, inside the
+ * ~2.7 kB a row of the unique index may take. Platforms' ids are far shorter.
+ */
+export const MAX_DEDUPE_KEY_LENGTH = 500;
+
+/** NUL, or half of a surrogate pair. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding NUL is the point
+const UNSTORABLE_RE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * Stores a delivery before anything else happens to it. A repeated delivery is dropped.
+ *
+ * Why deliveries are made storable here instead of refused: a verified webhook or a pulled page
+ * is acknowledged only once stored, and refusing it for one character would lose the order. So
+ * text PostgreSQL cannot hold (NUL; an unpaired surrogate, which jsonb refuses) becomes U+FFFD in
+ * the topic and in the payload's strings, and a dedupe key that is longer than
+ * {@link MAX_DEDUPE_KEY_LENGTH} or holds such text is stored as its SHA-256, which keeps
+ * redeliveries of the same key deduplicated.
+ */
 export async function storeDelivery(
   tx: Tx,
   d: InboxDelivery,
 ): Promise<{ id: string | null; duplicate: boolean }> {
-  const key = d.dedupeKey ?? `sha256:${createHash('sha256').update(stableJson(d.payload)).digest('hex')}`;
+  const key =
+    d.dedupeKey === undefined
+      ? `sha256:${createHash('sha256').update(stableJson(d.payload)).digest('hex')}`
+      : d.dedupeKey.length > MAX_DEDUPE_KEY_LENGTH || storableText(d.dedupeKey) !== d.dedupeKey
+        ? `key-sha256:${createHash('sha256').update(d.dedupeKey).digest('hex')}`
+        : d.dedupeKey;
+  const topic = d.topic == null ? null : storableText(d.topic);
+  const payload = JSON.stringify(d.payload, (_k, v) => (typeof v === 'string' ? storableText(v) : v));
   const rows = await tx.query<{ id: string }>(sql`
     INSERT INTO inbox_event (shop_id, source, dedupe_key, topic, payload)
-    VALUES (${d.shopId}, ${d.source}, ${key}, ${d.topic ?? null}, ${JSON.stringify(d.payload)}::jsonb)
+    VALUES (${d.shopId}, ${d.source}, ${key}, ${topic}, ${payload}::jsonb)
     ON CONFLICT (shop_id, dedupe_key) DO NOTHING
     RETURNING id::text AS id`);
   return rows[0] ? { id: rows[0].id, duplicate: false } : { id: null, duplicate: true };
+}
+
+function storableText(s: string): string {
+  return s.replace(UNSTORABLE_RE, '\uFFFD');
 }
 
 /**

@@ -220,7 +220,17 @@ function encodeOrderCursor(updatedAt: string, id: number): string {
 
 function decodeOrderCursor(c: string): { updatedAt: string; id: string } {
   const [at, id, extra] = Buffer.from(c, 'base64url').toString('utf8').split('|');
-  if (extra !== undefined || !at || !id || Number.isNaN(Date.parse(at)) || !/^[0-9]{1,18}$/.test(id)) {
+  // Exactly what encodeOrderCursor wrote: Date.parse alone takes "1" or year 275760, which
+  // PostgreSQL's timestamptz refuses (a 500 instead of a 400).
+  if (
+    extra !== undefined ||
+    !at ||
+    !id ||
+    !/^[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$/.test(at) ||
+    Number.isNaN(Date.parse(at)) ||
+    new Date(at).toISOString() !== at ||
+    !/^[0-9]{1,18}$/.test(id)
+  ) {
     throw new ValidationError('malformed cursor', ['cursor: not a cursor this API gave out']);
   }
   return { updatedAt: at, id };

@@ -98,6 +98,16 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     if (PROBE_PATHS.has(c.req.path) && c.res.status < 500) reqLog.debug(fields, 'request');
     else reqLog.info(fields, 'request');
   });
+  // `%00` is the only way a NUL reaches a path or query parameter, and PostgreSQL text cannot
+  // hold one: refused here once rather than failing as a 500 in whichever query sees it first.
+  app.use(async (c, next) => {
+    if (c.req.url.includes('%00')) {
+      throw new ValidationError('the URL contains %00 (NUL), which no path or query parameter may hold', [
+        '(url): must not contain %00',
+      ]);
+    }
+    await next();
+  });
   app.use(
     bodyLimit({
       maxSize: maxBodyBytes,

@@ -20,7 +20,7 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { type Context, Hono } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
 import type { StatusReport } from '../sync/status.js';
-import type { AppEnv } from './app.js';
+import { type AppEnv, errorBody } from './app.js';
 import {
   DEFAULT_REFRESH_SECONDS,
   renderMessagePage,
@@ -38,7 +38,10 @@ export function statusRouter(deps: { report: () => Promise<StatusReport>; token:
     c.header('vary', 'Accept');
     if (!prefersHtml(c.req.header('accept'))) {
       if (deps.token !== undefined && !authorized(c.req.header('authorization'), deps.token))
-        return c.json({ error: 'missing or invalid Authorization: Bearer <token>' }, 401);
+        return c.json(
+          errorBody(c.get('requestId'), 'unauthorized', 'missing or invalid Authorization: Bearer <token>'),
+          401,
+        );
       return c.json(await deps.report());
     }
     return page(c, deps);
