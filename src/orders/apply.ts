@@ -93,7 +93,9 @@ export async function applyOrder(
   await storeLines(tx, row.id, order, amounts.lines, skus);
 
   const effects: StockEffect[] = [];
-  const targets = lineStockTargets(order, shop, now);
+  // Lines take their stock rows in SKU order, so concurrent orders do not deadlock on them.
+  const skuOrder = (lineId: string) => skus.get(lineId)?.skuId ?? Number.MAX_SAFE_INTEGER;
+  const targets = lineStockTargets(order, shop, now).sort((a, b) => skuOrder(a.lineId) - skuOrder(b.lineId));
   for (const target of targets) {
     const line = order.lines.find((l) => l.lineId === target.lineId)!;
     const lineKey = lineKeyOf(shop.id, order.platformOrderId, line.lineId);
@@ -142,9 +144,10 @@ async function countOwnSales(
     if (d !== 0) delta.set(listingId, (delta.get(listingId) ?? 0) + d);
   }
   if (delta.size === 0) return;
+  const ids = [...delta.keys()].sort((a, b) => a - b);
   await tx.execute(sql`
     UPDATE stock_push p SET own_since_push = p.own_since_push + d.n
-    FROM unnest(${[...delta.keys()]}::int[], ${[...delta.values()]}::int[]) AS d(id, n)
+    FROM unnest(${ids}::int[], ${ids.map((id) => delta.get(id)!)}::int[]) AS d(id, n)
     WHERE p.listing_id = d.id`);
 }
 

@@ -176,7 +176,11 @@ export class Orders {
   async processBatch(limit = 50): Promise<BatchReport> {
     const claimed = await this.inv.transaction((tx) => claimDue(tx, limit, this.leaseMs));
     const report: BatchReport = { claimed: claimed.length, applied: 0, retried: 0, parked: 0, results: [] };
-    for (const event of claimed) {
+    const results: BatchReport['results'] = new Array(claimed.length);
+    // Events are applied concurrently, each in its own transaction; the transaction runner keeps
+    // at most its concurrency in the database (1 on PGlite). Two revisions of one order
+    // serialise on the order's row lock; hot SKUs on their stock rows.
+    const one = async (event: (typeof claimed)[number], index: number) => {
       try {
         // A re-fetch hint reads the order from the platform first, outside any transaction.
         const payload = await this.resolveHint(event.shopId, event.payload);
@@ -186,7 +190,7 @@ export class Orders {
           return r;
         });
         report.applied++;
-        report.results.push(result);
+        results[index] = result;
       } catch (err) {
         const malformed = err instanceof ValidationError || err instanceof NotFoundError;
         const park = malformed || event.attempts >= this.maxAttempts;
@@ -210,9 +214,11 @@ export class Orders {
           { eventId: event.id, shop: event.shopId, attempts: event.attempts, park, err },
           'inbox event failed',
         );
-        report.results.push({ eventId: event.id, error: message });
+        results[index] = { eventId: event.id, error: message };
       }
-    }
+    };
+    await Promise.all(claimed.map(one));
+    report.results = results;
     if (report.applied > 0) this.onApplied?.();
     return report;
   }
