@@ -7,8 +7,9 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { Hono } from 'hono';
 import { ADMIN_TOKEN_REQUIRED, type Config, ConfigError, isLoopbackHost } from './config.js';
-import { type Db, openDatabase } from './db/client.js';
+import { type Db, openDatabase, parseDatabaseUrl } from './db/client.js';
 import { migrate } from './db/migrate.js';
+import { lockPgliteDir } from './db/pglite-lock.js';
 import { createInventory, type Inventory } from './inventory/index.js';
 import type { Logger } from './log.js';
 import { Orders } from './orders/index.js';
@@ -67,7 +68,15 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
       },
     ]);
   }
-  const db = await openDatabase(config.database.url, { poolSize: config.database.poolSize });
+  const target = parseDatabaseUrl(config.database.url);
+  const unlock = target.kind === 'pglite' && target.dataDir ? lockPgliteDir(target.dataDir) : () => {};
+  let db: Db;
+  try {
+    db = await openDatabase(config.database.url, { poolSize: config.database.poolSize });
+  } catch (err) {
+    unlock();
+    throw err;
+  }
   let server: Server | undefined;
   let stopSync: () => Promise<void> = async () => {};
   let sandboxes: SandboxShops | undefined;
@@ -145,6 +154,10 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
       { url, database: db.kind, db: db.displayUrl, status: `${url}/status`, shops: shops.length },
       `stockd listening on ${url} (database: ${db.kind}); status at ${url}/status`,
     );
+    if (db.kind === 'pglite')
+      log.info(
+        'PGlite runs in this one process: for several replicas, use PostgreSQL (DATABASE_URL=postgres://...)',
+      );
     sandboxes.startOrders(shops);
 
     const srv = server;
@@ -179,6 +192,7 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
       await sandboxes?.stop();
       await inventory.idle();
       await db.close();
+      unlock();
       log.info({ ms: Math.round(performance.now() - started) }, 'stockd stopped cleanly');
     };
     let stopping: Promise<void> | undefined;
@@ -200,6 +214,7 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
     await sandboxes?.stop().catch(() => {});
     if (server?.listening) await new Promise((resolve) => server?.close(resolve));
     await db.close().catch(() => {});
+    unlock();
     throw err;
   }
 }
