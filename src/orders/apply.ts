@@ -126,7 +126,8 @@ export async function applyOrder(
  * through this order since the previous revision, so a push does not mistake them for sales not
  * imported yet (see src/sync/push-send.ts). A platform takes the ordered quantity when the
  * order is placed (paid or not, whether or not the ledger could reserve it) and gives it back
- * when the order is cancelled; refunds and returns do not change its count.
+ * when the order is cancelled; refunds and returns do not change its count. Units a push held
+ * back as sold-but-not-imported are no longer outstanding once their orders arrive.
  */
 async function countOwnSales(
   tx: Tx,
@@ -146,7 +147,9 @@ async function countOwnSales(
   if (delta.size === 0) return;
   const ids = [...delta.keys()].sort((a, b) => a - b);
   await tx.execute(sql`
-    UPDATE stock_push p SET own_since_push = p.own_since_push + d.n
+    UPDATE stock_push p SET own_since_push = p.own_since_push + d.n,
+      held_back = GREATEST(0, p.held_back - GREATEST(d.n, 0)),
+      held_back_at = CASE WHEN p.held_back - GREATEST(d.n, 0) > 0 THEN p.held_back_at END
     FROM unnest(${ids}::int[], ${ids.map((id) => delta.get(id)!)}::int[]) AS d(id, n)
     WHERE p.listing_id = d.id`);
 }

@@ -30,6 +30,8 @@ export class SyncEngine {
   private readonly pushers = new Map<string, BackgroundLoop>();
   private readonly scheduler: Scheduler;
   private readonly plans: Map<string, PlanShop>;
+  /** Work running per shop on this replica (its lease is not given back meanwhile). */
+  private readonly working = new Map<string, number>();
 
   constructor(
     private readonly inv: Inventory,
@@ -116,11 +118,28 @@ export class SyncEngine {
     this.planner.wake();
   }
 
-  private async pushStep(sc: ShopConnector, gate: ShopGate, log: Logger): Promise<boolean> {
+  /** Runs work on a shop, counted so the shop's lease is not handed over while it runs. */
+  private async on<T>(shopId: string, work: () => Promise<T>): Promise<T> {
+    this.working.set(shopId, (this.working.get(shopId) ?? 0) + 1);
+    try {
+      return await work();
+    } finally {
+      this.working.set(shopId, (this.working.get(shopId) ?? 1) - 1);
+    }
+  }
+
+  private pushStep(sc: ShopConnector, gate: ShopGate, log: Logger): Promise<boolean> {
+    return this.on(sc.shop.id, () => this.push(sc, gate, log));
+  }
+
+  private async push(sc: ShopConnector, gate: ShopGate, log: Logger): Promise<boolean> {
     const shopId = sc.shop.id;
     if (!this.leases.holds(shopId) || gate.waitMs() > 0) return false;
     if (await pauseState(this.inv, shopId)) return false;
-    const r = await pushShop(this.inv, sc, gate, { maxAttempts: this.sync.pushMaxAttempts });
+    const r = await pushShop(this.inv, sc, gate, {
+      maxAttempts: this.sync.pushMaxAttempts,
+      holds: () => this.leases.holds(shopId),
+    });
     if (r.pause) {
       await pauseShop(this.inv, shopId, `stock push refused: ${r.pause}`);
       log.error({ reason: r.pause }, 'shop paused: the platform refused our credentials or configuration');
@@ -132,13 +151,17 @@ export class SyncEngine {
   }
 
   /** Pulls one shop now, if this replica holds it and it is not paused. */
-  async pull(shopId: string): Promise<void> {
+  pull(shopId: string): Promise<void> {
+    return this.on(shopId, () => this.pullNow(shopId));
+  }
+
+  private async pullNow(shopId: string): Promise<void> {
     const sc = this.connectors.get(shopId);
     const gate = this.gates.get(shopId);
     if (!sc || !gate || !this.leases.holds(shopId) || gate.waitMs() > 0) return;
     if (await pauseState(this.inv, shopId)) return;
     const log = this.log.child({ shop: shopId, job: 'pull' });
-    const r = await pullShop(this.inv, this.orders, sc, { gate });
+    const r = await pullShop(this.inv, this.orders, sc, { gate, holds: () => this.leases.holds(shopId) });
     if (r.pause) {
       await pauseShop(this.inv, shopId, `order pull refused: ${r.pause}`);
       log.error({ reason: r.pause }, 'shop paused: the platform refused our credentials or configuration');
@@ -148,7 +171,11 @@ export class SyncEngine {
   }
 
   /** Full reconciliation of one shop (see reconcile.ts). */
-  async reconcile(shopId: string): Promise<void> {
+  reconcile(shopId: string): Promise<void> {
+    return this.on(shopId, () => this.reconcileNow(shopId));
+  }
+
+  private async reconcileNow(shopId: string): Promise<void> {
     const sc = this.connectors.get(shopId);
     const gate = this.gates.get(shopId);
     const shop = this.plans.get(shopId);
@@ -164,7 +191,11 @@ export class SyncEngine {
   }
 
   /** A paused shop this replica holds: resume it when its connection works again. */
-  async probe(shopId: string): Promise<void> {
+  probe(shopId: string): Promise<void> {
+    return this.on(shopId, () => this.probeNow(shopId));
+  }
+
+  private async probeNow(shopId: string): Promise<void> {
     const sc = this.connectors.get(shopId);
     const gate = this.gates.get(shopId);
     if (!sc || !gate || !this.leases.holds(shopId)) return;

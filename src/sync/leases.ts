@@ -20,7 +20,12 @@ export class ShopLeases {
     private readonly shopIds: readonly string[],
     private readonly leaseMs: number,
     private readonly onError: (err: unknown) => void = () => {},
+    /** True while work on the shop is running here: its lease is given back only after. */
+    private readonly busy: (shopId: string) => boolean = () => false,
   ) {}
+
+  /** Shops to give back once their work in flight ends (no new work starts on them). */
+  private draining = new Set<string>();
 
   /** Renews now, then every third of the lease time. */
   async start(): Promise<void> {
@@ -38,10 +43,10 @@ export class ShopLeases {
     this.timer.unref();
   }
 
-  /** True while this replica holds the shop's lease (with a margin before it runs out). */
+  /** True while this replica holds the shop's lease (with a margin before it runs out) and keeps it. */
   holds(shopId: string): boolean {
     const until = this.held.get(shopId);
-    return until !== undefined && until > Date.now();
+    return until !== undefined && until > Date.now() && !this.draining.has(shopId);
   }
 
   get shops(): string[] {
@@ -68,12 +73,20 @@ export class ShopLeases {
         RETURNING id`);
       let ids = renewed.map((r) => r.id).sort();
       if (ids.length > fair) {
+        // Extras stop taking new work now and are given back once their work in flight ends,
+        // so two replicas never work on one shop at once.
         const extra = ids.slice(fair);
-        await tx.execute(sql`
-          UPDATE shop SET lease_owner = NULL, lease_until = NULL
-          WHERE id = ANY(${extra}::text[]) AND lease_owner = ${this.replicaId}`);
-        ids = ids.slice(0, fair);
-      } else if (ids.length < fair) {
+        for (const id of extra) this.draining.add(id);
+        const idle = extra.filter((id) => !this.busy(id));
+        if (idle.length > 0)
+          await tx.execute(sql`
+            UPDATE shop SET lease_owner = NULL, lease_until = NULL
+            WHERE id = ANY(${idle}::text[]) AND lease_owner = ${this.replicaId}`);
+        ids = ids.filter((id) => !idle.includes(id));
+      } else {
+        for (const id of ids) this.draining.delete(id);
+      }
+      if (ids.length < fair) {
         const taken = await tx.query<{ id: string }>(sql`
           UPDATE shop SET lease_owner = ${this.replicaId}, lease_until = now() + ${lease} * interval '1 millisecond'
           WHERE id IN (
@@ -88,6 +101,7 @@ export class ShopLeases {
     // Counted from before the round trip, with a margin, so we stop before another may start.
     const until = started + Math.floor(lease * 0.8);
     this.held = new Map(mine.map((id) => [id, until]));
+    for (const id of this.draining) if (!this.held.has(id)) this.draining.delete(id);
   }
 
   /** Stops renewing and gives every lease back, so another replica takes over at once. */

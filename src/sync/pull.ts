@@ -30,7 +30,12 @@ export async function pullShop(
   inv: Inventory,
   orders: Orders,
   sc: ShopConnector,
-  options: { signal?: AbortSignal; gate?: ShopGate } = {},
+  options: {
+    signal?: AbortSignal;
+    gate?: ShopGate;
+    /** False once this replica no longer holds the shop: the pull stops after the stored page. */
+    holds?: () => boolean;
+  } = {},
 ): Promise<PullReport> {
   const shopId = sc.shop.id;
   const report: PullReport = { shopId, pages: 0, orders: 0, rejects: 0, caughtUp: false };
@@ -68,6 +73,10 @@ export async function pullShop(
       report.orders += page.orders.length;
       report.rejects += page.rejects.length;
       report.caughtUp = page.caughtUp;
+      if (options.holds && !options.holds()) {
+        await pages.return?.(undefined);
+        break;
+      }
     }
     options.gate?.succeeded();
   } catch (err) {

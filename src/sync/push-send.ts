@@ -51,6 +51,8 @@ export interface PushOptions {
   maxAttempts: number;
   /** Rows per claim. Default 500. */
   limit?: number;
+  /** False once this replica no longer holds the shop: the rest of the claim is given back. */
+  holds?: () => boolean;
 }
 
 interface Claimed {
@@ -82,6 +84,10 @@ export async function pushShop(
   const caps = sc.registered.descriptor.capabilities;
   for (let i = 0; i < claimed.length; i += batch) {
     const rows = claimed.slice(i, i + batch);
+    if (options.holds && !options.holds()) {
+      await release(inv, claimed.slice(i), 0);
+      break;
+    }
     try {
       await pushBatch(inv, sc, gate, rows, caps, options, report);
       gate.succeeded();
@@ -110,17 +116,16 @@ export async function pushShop(
 async function claim(inv: Inventory, shopId: string, limit: number): Promise<Claimed[]> {
   return inv.transaction((tx) =>
     tx.query<Claimed>(sql`
-      UPDATE stock_push p SET next_attempt_at = now() + ${PUSH_LEASE_MS} * interval '1 millisecond'
+      UPDATE stock_push p SET claimed_until = now() + ${PUSH_LEASE_MS} * interval '1 millisecond'
       FROM (
         SELECT p2.listing_id FROM stock_push p2 JOIN listing l ON l.id = p2.listing_id
         WHERE l.shop_id = ${shopId} AND p2.status = 'pending' AND p2.next_attempt_at <= now()
-          AND NOT l.push_excluded
+          AND (p2.claimed_until IS NULL OR p2.claimed_until < now()) AND NOT l.push_excluded
         ORDER BY p2.pending_since NULLS LAST, p2.desired_at LIMIT ${limit} FOR UPDATE OF p2 SKIP LOCKED
       ) c, listing l
       WHERE p.listing_id = c.listing_id AND l.id = p.listing_id
       RETURNING p.listing_id, p.desired, p.pushed, p.own_since_push, p.attempt_qty, p.attempt_own,
-                p.pending_since, l.stock_ref,
-                l.stock_location, p.attempts`),
+                p.pending_since, l.stock_ref, l.stock_location, p.attempts`),
   );
 }
 
@@ -128,8 +133,9 @@ async function claim(inv: Inventory, shopId: string, limit: number): Promise<Cla
 async function release(inv: Inventory, rows: readonly Claimed[], waitMs: number): Promise<void> {
   await inv.transaction((tx) =>
     tx.execute(sql`
-      UPDATE stock_push SET next_attempt_at = now() + ${Math.round(waitMs)} * interval '1 millisecond'
-      WHERE listing_id = ANY(${rows.map((r) => r.listing_id)}::int[]) AND status = 'pending'`),
+      UPDATE stock_push SET claimed_until = NULL,
+        next_attempt_at = GREATEST(next_attempt_at, now() + ${Math.round(waitMs)} * interval '1 millisecond')
+      WHERE listing_id = ANY(${rows.map((r) => r.listing_id)}::int[])`),
   );
 }
 
@@ -297,11 +303,12 @@ async function recordSuccess(tx: Tx, plan: Plan, quantity: number): Promise<void
   await tx.execute(sql`
     UPDATE stock_push SET pushed = ${quantity}, pushed_at = now(), last_error = NULL, attempts = 0,
       own_since_push = own_since_push - ${row.own_since_push} - ${plan.heldBack},
-      held_back = ${plan.heldBack}, attempt_qty = NULL, attempt_own = NULL,
+      held_back = ${plan.heldBack}, attempt_qty = NULL, attempt_own = NULL, claimed_until = NULL,
       held_back_at = CASE WHEN ${plan.heldBack} > 0 THEN now() END,
       latency_ms = COALESCE(${latency}::int, latency_ms),
-      status = CASE WHEN desired = ${row.desired} THEN 'synced'::"PushStatus" ELSE 'pending'::"PushStatus" END,
-      pending_since = CASE WHEN desired = ${row.desired} THEN NULL ELSE pending_since END,
+      status = CASE WHEN desired = ${row.desired} OR desired = ${quantity} THEN 'synced'::"PushStatus"
+                    ELSE 'pending'::"PushStatus" END,
+      pending_since = CASE WHEN desired = ${row.desired} OR desired = ${quantity} THEN NULL ELSE pending_since END,
       next_attempt_at = now()
     WHERE listing_id = ${row.listing_id}`);
 }
@@ -323,8 +330,11 @@ async function recordFailure(
     o.waitMs ?? Math.min(600_000, 1000 * 2 ** Math.min(attempts, 10)) * (0.5 + Math.random() / 2);
   await tx.execute(sql`
     UPDATE stock_push SET last_error = ${(suspend && !o.final ? `suspended after ${attempts} attempts: ` : '') + error.slice(0, 2000)},
-      attempts = ${attempts},
+      attempts = ${attempts}, claimed_until = NULL,
       status = ${suspend ? 'failed' : 'pending'}::"PushStatus",
       next_attempt_at = now() + ${Math.round(backoff)} * interval '1 millisecond'
     WHERE listing_id = ${r.listing_id} AND desired = ${r.desired}`);
+  // The quantity changed meanwhile: the planner made it due again; only the claim is given back.
+  await tx.execute(sql`
+    UPDATE stock_push SET claimed_until = NULL WHERE listing_id = ${r.listing_id} AND desired <> ${r.desired}`);
 }

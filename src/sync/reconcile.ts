@@ -42,14 +42,17 @@ export async function reconcileShop(
   report.planned = await planShop(inv, shop);
   const [expired] = await inv.transaction((tx) =>
     tx.query<{ n: number | null }>(sql`
-      WITH x AS (
-        UPDATE stock_push p SET own_since_push = GREATEST(p.own_since_push, 0), held_back = 0, held_back_at = NULL,
+      WITH old AS (
+        SELECT p.listing_id, p.held_back FROM stock_push p JOIN listing l ON l.id = p.listing_id
+        WHERE l.shop_id = ${shop.id} AND p.held_back > 0 AND p.held_back_at IS NOT NULL
+          AND p.held_back_at < now() - ${options.heldBackGraceMs} * interval '1 millisecond'
+        FOR UPDATE OF p
+      ), x AS (
+        UPDATE stock_push p SET own_since_push = p.own_since_push + old.held_back, held_back = 0, held_back_at = NULL,
           status = CASE WHEN p.status = 'synced' THEN 'pending'::"PushStatus" ELSE p.status END,
           pending_since = COALESCE(p.pending_since, now()), next_attempt_at = now()
-        FROM listing l
-        WHERE l.id = p.listing_id AND l.shop_id = ${shop.id} AND p.held_back_at IS NOT NULL
-          AND p.held_back_at < now() - ${options.heldBackGraceMs} * interval '1 millisecond'
-        RETURNING p.held_back
+        FROM old WHERE p.listing_id = old.listing_id
+        RETURNING old.held_back
       ) SELECT SUM(held_back)::int AS n FROM x`),
   );
   report.expiredHeldBack = expired?.n ?? 0;
