@@ -5,7 +5,7 @@ import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { maskUrlPassword } from '../log.js';
 import { PrismaClient } from './generated/client.js';
-import type { SqlTx } from './sql.js';
+import type { SqlQuery, SqlTx } from './sql.js';
 
 export type { PrismaClient } from './generated/client.js';
 
@@ -32,6 +32,12 @@ export interface Db {
    * Commits when `fn` resolves, rolls back when it throws.
    */
   transaction<T>(fn: (tx: SqlTx) => Promise<T>, options?: TransactionOptions): Promise<T>;
+  /**
+   * Runs one statement as a transaction of its own (autocommit): one round trip, no BEGIN or
+   * COMMIT. For hot paths whose whole transaction is one statement (a plpgsql function); such a
+   * statement sets its own `lock_timeout` if it needs one (`set_config(..., true)`).
+   */
+  statement<T = Record<string, unknown>>(q: SqlQuery): Promise<T[]>;
   close(): Promise<void>;
 }
 
@@ -96,6 +102,8 @@ async function openPglite(dataDir: string | null): Promise<Db> {
           execute: async (q) => (await t.query(q.text, q.values as unknown[])).affectedRows ?? 0,
         }),
       ),
+    // lite.query takes the same lock as lite.transaction: it never runs inside another's transaction.
+    statement: async <T>(q: SqlQuery) => (await lite.query<T>(q.text, q.values as unknown[])).rows,
     close: async () => {
       await prisma.$disconnect();
       await lite.close();
@@ -136,8 +144,8 @@ async function openPostgres(url: string, poolSize: number): Promise<Db> {
           timeout === undefined ? 'BEGIN' : `BEGIN; SET LOCAL lock_timeout = '${Math.trunc(timeout)}ms'`,
         );
         const tx: SqlTx = {
-          query: async (q) => (await client.query(q.text, q.values as unknown[])).rows,
-          execute: async (q) => (await client.query(q.text, q.values as unknown[])).rowCount ?? 0,
+          query: async (q) => (await client.query(pgQuery(q))).rows,
+          execute: async (q) => (await client.query(pgQuery(q))).rowCount ?? 0,
         };
         const result = await fn(tx);
         await client.query('COMMIT');
@@ -152,9 +160,14 @@ async function openPostgres(url: string, poolSize: number): Promise<Db> {
         client.release(broken instanceof Error ? broken : undefined);
       }
     },
+    statement: async <T>(q: SqlQuery) => (await pool.query(pgQuery(q))).rows as T[],
     close: async () => {
       await prisma.$disconnect();
       await pool.end();
     },
   };
+}
+
+function pgQuery(q: SqlQuery): pg.QueryConfig {
+  return { text: q.text, values: q.values as unknown[], ...(q.name ? { name: q.name } : {}) };
 }

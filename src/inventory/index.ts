@@ -29,12 +29,21 @@ export interface Inventory {
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
 }
 
-export function createInventory(db: Db, options: TxRunnerOptions = {}): Inventory {
+export interface InventoryOptions extends TxRunnerOptions {
+  /**
+   * Reserve a single line with one statement (`stock_reserve_line`) instead of the general
+   * path's transaction of several. Default true; false sends every reservation through the
+   * general path (tests compare the two).
+   */
+  lineStatement?: boolean;
+}
+
+export function createInventory(db: Db, options: InventoryOptions = {}): Inventory {
   const tx = new TxRunner(db, options);
   return {
     catalog: new Catalog(tx),
     ledger: new Ledger(tx),
-    reservations: new Reservations(tx),
+    reservations: new Reservations(tx, { lineStatement: options.lineStatement ?? true }),
     availability: new Availability(tx),
     verify: () => verifyInventory(tx),
     idle: () => tx.onIdle(),

@@ -12,6 +12,11 @@ export function stableJson(value: unknown): string {
   );
 }
 
+/** What identifies a request under its key: same key + another hash = a different request. */
+export function requestHash(kind: string, request: unknown): string {
+  return createHash('sha256').update(kind).update('\0').update(stableJson(request)).digest('hex');
+}
+
 export interface OperationOutcome<T> {
   result: T;
   /** True when the key had been applied before and the stored result was returned. */
@@ -33,7 +38,7 @@ export async function once<T>(
   request: unknown,
   work: () => Promise<T>,
 ): Promise<OperationOutcome<T>> {
-  const hash = createHash('sha256').update(kind).update('\0').update(stableJson(request)).digest('hex');
+  const hash = requestHash(kind, request);
   const inserted = await tx.query<{ key: string }>(sql`
     INSERT INTO inventory_operation (key, kind, request_hash, result)
     VALUES (${key}, ${kind}, ${hash}, 'null'::jsonb)

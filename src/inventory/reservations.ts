@@ -1,14 +1,16 @@
 import { z } from 'zod';
-import { sql } from '../db/sql.js';
+import { prepared, sql } from '../db/sql.js';
 import { type Allocation, type FreeStock, takeFromPool, totalFree } from '../domain/allocation.js';
 import { expandToPhysical } from '../domain/bundles.js';
 import {
+  IdempotencyConflictError,
   InsufficientStockError,
   NotFoundError,
   type Shortfall,
   StockConflictError,
+  ValidationError,
 } from '../domain/errors.js';
-import { once } from './operations.js';
+import { once, requestHash } from './operations.js';
 import {
   addReserved,
   applyMovements,
@@ -83,6 +85,15 @@ export interface SettleResult {
   settled: Allocation[];
 }
 
+/** What `stock_reserve_line` (migration 20261126070000_reserve_line) answers. */
+type LineOutcome =
+  | { fallback: true }
+  | { result: ReserveResult }
+  | { replayed: ReserveResult }
+  | { error: 'idempotency_conflict' }
+  | { error: 'sku_not_found' | 'warehouse_not_found' | 'warehouse_inactive'; ids: number[] }
+  | { error: 'insufficient_stock'; shortfalls: Shortfall[] };
+
 interface ActiveRow {
   id: bigint;
   line_sku_id: number;
@@ -99,11 +110,18 @@ interface ActiveRow {
  * can never reserve more than is on hand.
  */
 export class Reservations {
-  constructor(private readonly tx: TxRunner) {}
+  constructor(
+    private readonly tx: TxRunner,
+    private readonly options: { lineStatement: boolean } = { lineStatement: true },
+  ) {}
 
   /** `within`: join the caller's transaction (see TxRunner.join) instead of opening one. */
   async reserve(input: ReserveInput, within?: Tx): Promise<ReserveResult> {
     const d = parseInput(reserveInput, input, 'reservation');
+    if (d.lines.length === 1 && this.options.lineStatement) {
+      const result = await this.reserveLine(d, within);
+      if (result) return result;
+    }
     return this.tx.join(within, async (tx) => {
       const { result } = await once(tx, d.key, 'reserve', d, () => this.reserveIn(tx, d));
       return result;
@@ -118,6 +136,44 @@ export class Reservations {
   /** Order cancelled or refunded before shipment: the units become free again. */
   async release(input: SettleInput, within?: Tx): Promise<SettleResult> {
     return this.settle('release', input, within);
+  }
+
+  /**
+   * The common case, one line of a simple SKU, in one statement (`stock_reserve_line`, see its
+   * migration): a transaction of one round trip on its own, one statement inside a caller's
+   * transaction, where the general path takes seven round trips. Same checks, locks (in the
+   * same order), writes, stored result and errors as the general path; the tests compare the
+   * two on random sequences. Measured on our 2-core machine at concurrency 10 on PostgreSQL, a
+   * reservation costs about a quarter of the CPU (server and client together) of the general
+   * path's. Returns null for a bundle line, which the general path takes (nothing was written).
+   */
+  private async reserveLine(d: z.output<typeof reserveInput>, within?: Tx): Promise<ReserveResult | null> {
+    const line = d.lines[0]!;
+    const q = (lockTimeoutMs: number | null) =>
+      prepared(
+        'stock_reserve_line',
+        sql`SELECT stock_reserve_line(${d.key}, ${requestHash('reserve', d)}, ${line.lineKey}, ${line.skuId}::int,
+          ${line.quantity}::int, ${d.warehouseIds}::int[], ${d.mode === 'partial'}, ${lockTimeoutMs}::int) AS r`,
+      );
+    const [row] = within
+      ? await within.query<{ r: LineOutcome }>(q(null))
+      : await this.tx.single<{ r: LineOutcome }>(q(this.tx.lockTimeoutMs));
+    const r = row!.r;
+    if ('result' in r) return r.result;
+    if ('replayed' in r) return r.replayed;
+    if ('fallback' in r) return null;
+    switch (r.error) {
+      case 'idempotency_conflict':
+        throw new IdempotencyConflictError(d.key);
+      case 'sku_not_found':
+        throw new NotFoundError('sku', r.ids);
+      case 'warehouse_not_found':
+        throw new NotFoundError('warehouse', r.ids);
+      case 'warehouse_inactive':
+        throw new ValidationError(`warehouse ${r.ids.join(', ')} is inactive`);
+      case 'insufficient_stock':
+        throw new InsufficientStockError(r.shortfalls);
+    }
   }
 
   private async reserveIn(tx: Tx, d: z.output<typeof reserveInput>): Promise<ReserveResult> {

@@ -32,8 +32,12 @@ const RETRYABLE_SQLSTATES = new Set(['40001', '40P01', '55P03']);
  */
 export class TxRunner {
   private readonly queue: PQueue;
-  private readonly lockTimeoutMs: number;
   private readonly maxRetries: number;
+  /**
+   * The lock timeout, ms, that a single-statement transaction ({@link single}) must set itself;
+   * null on PGlite, whose one session never waits for a lock.
+   */
+  readonly lockTimeoutMs: number | null;
 
   constructor(
     private readonly db: Db,
@@ -41,7 +45,7 @@ export class TxRunner {
   ) {
     const concurrency = options.concurrency ?? (db.kind === 'pglite' ? 1 : 10);
     this.queue = new PQueue({ concurrency });
-    this.lockTimeoutMs = Math.trunc(options.lockTimeoutMs ?? 5000);
+    this.lockTimeoutMs = db.kind === 'postgres' ? Math.trunc(options.lockTimeoutMs ?? 5000) : null;
     this.maxRetries = options.maxRetries ?? 5;
   }
 
@@ -53,8 +57,16 @@ export class TxRunner {
    */
   run<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
     return this.queue.add(() =>
-      this.withRetry(() => this.db.transaction(fn, { lockTimeoutMs: this.lockTimeoutMs })),
+      this.withRetry(() => this.db.transaction(fn, { lockTimeoutMs: this.lockTimeoutMs ?? undefined })),
     );
+  }
+
+  /**
+   * Runs one statement as a transaction of its own (see Db.statement): one round trip. Same
+   * queue and retries as {@link run}. The statement sets {@link lockTimeoutMs} itself.
+   */
+  single<T>(q: SqlQuery): Promise<T[]> {
+    return this.queue.add(() => this.withRetry(() => this.db.statement<T>(q)));
   }
 
   /**
@@ -88,7 +100,7 @@ export class TxRunner {
 
   private async setLockTimeout(tx: Tx): Promise<void> {
     // PGlite has one session: nothing can hold a lock we would wait for.
-    if (this.db.kind === 'postgres') {
+    if (this.lockTimeoutMs !== null) {
       await tx.execute({ text: `SET LOCAL lock_timeout = '${this.lockTimeoutMs}ms'`, values: [] });
     }
   }

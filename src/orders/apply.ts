@@ -149,7 +149,13 @@ async function countOwnSales(
   await tx.execute(sql`
     UPDATE stock_push p SET own_since_push = p.own_since_push + d.n,
       held_back = GREATEST(0, p.held_back - GREATEST(d.n, 0)),
-      held_back_at = CASE WHEN p.held_back - GREATEST(d.n, 0) > 0 THEN p.held_back_at END
+      held_back_at = CASE WHEN p.held_back - GREATEST(d.n, 0) > 0 THEN p.held_back_at END,
+      -- Held-back units whose orders arrived without changing the quantity wanted (unpaid, with
+      -- reserveOn paid): what the platform shows is no longer explained; push again.
+      status = CASE WHEN p.held_back > 0 AND d.n > 0 AND p.status = 'synced' AND p.pushed IS DISTINCT FROM p.desired
+                    THEN 'pending'::"PushStatus" ELSE p.status END,
+      pending_since = CASE WHEN p.held_back > 0 AND d.n > 0 AND p.status = 'synced' AND p.pushed IS DISTINCT FROM p.desired
+                           THEN now() ELSE p.pending_since END
     FROM unnest(${ids}::int[], ${ids.map((id) => delta.get(id)!)}::int[]) AS d(id, n)
     WHERE p.listing_id = d.id`);
 }

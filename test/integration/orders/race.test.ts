@@ -22,7 +22,9 @@ afterAll(async () => {
 });
 
 describe('orders racing on hot SKUs', () => {
-  it('never over-reserves, and flags every short order with its exact shortfall', async () => {
+  it('never over-reserves, and flags every short order with its exact shortfall', {
+    timeout: 180_000,
+  }, async () => {
     const sh = await f.warehouse('SH');
     await f.warehouse('BJ');
     const skus: number[] = [];
