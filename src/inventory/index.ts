@@ -26,7 +26,7 @@ export interface Inventory {
    * modules whose writes must commit together with stock effects (the order intake). Pass
    * the `tx` to inventory methods as their `within` argument.
    */
-  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (tx: Tx) => Promise<T>, options?: { priority?: number }): Promise<T>;
 }
 
 export interface InventoryOptions extends TxRunnerOptions {
@@ -47,6 +47,6 @@ export function createInventory(db: Db, options: InventoryOptions = {}): Invento
     availability: new Availability(tx),
     verify: () => verifyInventory(tx),
     idle: () => tx.onIdle(),
-    transaction: (fn) => tx.run(fn),
+    transaction: (fn, options) => tx.run(fn, options),
   };
 }

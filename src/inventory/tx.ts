@@ -55,9 +55,10 @@ export class TxRunner {
    * Prisma ran at about a quarter of the rate of the same statements on the same pg pool,
    * and stock writes are the hot path at peak.
    */
-  run<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-    return this.queue.add(() =>
-      this.withRetry(() => this.db.transaction(fn, { lockTimeoutMs: this.lockTimeoutMs ?? undefined })),
+  run<T>(fn: (tx: Tx) => Promise<T>, options: { priority?: number } = {}): Promise<T> {
+    return this.queue.add(
+      () => this.withRetry(() => this.db.transaction(fn, { lockTimeoutMs: this.lockTimeoutMs ?? undefined })),
+      { priority: options.priority ?? 0 },
     );
   }
 

@@ -163,7 +163,9 @@ export class Orders {
       for (const d of deliveries) out.push(await storeDelivery(tx, d));
       return out;
     };
-    const stored = await (within ? store(within) : this.inv.transaction(store));
+    // Storing a delivery is what a webhook's reply waits for: it goes ahead of queued order
+    // applications, so acknowledgements stay fast while the inbox works through a backlog.
+    const stored = await (within ? store(within) : this.inv.transaction(store, { priority: 10 }));
     if (stored.some((s) => !s.duplicate)) this.onReceived?.();
     return stored;
   }
