@@ -149,7 +149,9 @@ async function countOwnSales(
   await tx.execute(sql`
     UPDATE stock_push p SET own_since_push = p.own_since_push + d.n,
       held_back = GREATEST(0, p.held_back - GREATEST(d.n, 0)),
-      held_back_at = CASE WHEN p.held_back - GREATEST(d.n, 0) > 0 THEN p.held_back_at END,
+      given_back = GREATEST(0, p.given_back - GREATEST(-d.n, 0)),
+      held_back_at = CASE WHEN GREATEST(0, p.held_back - GREATEST(d.n, 0)) + GREATEST(0, p.given_back - GREATEST(-d.n, 0)) > 0
+                          THEN p.held_back_at END,
       -- Held-back units whose orders arrived without changing the quantity wanted (unpaid, with
       -- reserveOn paid): what the platform shows is no longer explained; push again.
       status = CASE WHEN p.held_back > 0 AND d.n > 0 AND p.status = 'synced' AND p.pushed IS DISTINCT FROM p.desired

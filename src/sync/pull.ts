@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { ConnectorError, type RateLimitedError } from '../../connectors/contract.js';
 import { sql } from '../db/sql.js';
 import type { Inventory } from '../inventory/index.js';
@@ -53,7 +54,9 @@ export async function pullShop(
         shopId,
         source: 'pull',
         // One inbox row per order revision: an overlapping re-read of it is dropped.
-        dedupeKey: `pull:${o.platformOrderId}:${o.platformModifiedAt ?? ''}:${o.platformVersion ?? ''}`,
+        // and its content: two revisions within one second (platform times have whole
+        // seconds) are different deliveries.
+        dedupeKey: `pull:${o.platformOrderId}:${o.platformModifiedAt ?? ''}:${o.platformVersion ?? ''}:${createHash('sha256').update(JSON.stringify(o)).digest('hex').slice(0, 16)}`,
         payload: { order: { ...o, shopId } },
       }));
       await inv.transaction(async (tx) => {

@@ -145,6 +145,8 @@ interface Plan {
   quantity: number;
   /** Units held back (sold on the platform, not imported). */
   heldBack: number;
+  /** Units the platform showed above what we expected (given back there, not imported). */
+  givenBack?: number;
   expected?: number;
   /** What the platform showed when read just before: equal to `quantity`, nothing is sent. */
   shows?: number;
@@ -240,12 +242,15 @@ async function guardedPlans(gate: ShopGate, sc: ShopConnector, rows: readonly Cl
     const landed = row.attempt_qty !== null && r.quantity === row.attempt_qty;
     const last = landed ? row.attempt_qty! : row.pushed;
     const ownSince = landed ? row.own_since_push - (row.attempt_own ?? 0) : row.own_since_push;
-    const unimported = Math.max(0, last - r.quantity - ownSince);
+    // Sold there and not imported (> 0), or given back there and not imported (< 0).
+    const unexplained = last - r.quantity - ownSince;
+    const unimported = Math.max(0, unexplained);
     const quantity = Math.max(0, row.desired - unimported);
     return {
       row,
       quantity,
       heldBack: row.desired - quantity,
+      givenBack: Math.max(0, -unexplained),
       shows: r.quantity,
       ...(cas ? { expected: r.quantity } : {}),
     };
@@ -269,6 +274,16 @@ async function send(
     quantity: p.quantity,
     ...(p.expected !== undefined ? { expected: p.expected } : {}),
   }));
+  // Recorded before the call: if this process dies after the platform took the push and
+  // before its result is booked, the next push recognises it by the quantity.
+  if (due.length > 0)
+    await inv.transaction((tx) =>
+      tx.execute(sql`
+        UPDATE stock_push p SET attempt_qty = t.qty, attempt_own = t.own
+        FROM unnest(${due.map((x) => x.row.listing_id)}::int[], ${due.map((x) => x.quantity)}::int[],
+                    ${due.map((x) => x.row.own_since_push)}::int[]) AS t(id, qty, own)
+        WHERE p.listing_id = t.id`),
+    );
   try {
     const sent = updates.length > 0 ? await gate.run(() => sc.connector.pushStock(updates)) : [];
     return plans.map((p): PushResult => {
@@ -277,13 +292,12 @@ async function send(
     });
   } catch (err) {
     const action = err instanceof ConnectorError ? err.action : 'retry';
-    if (action === 'retry') {
+    if (action !== 'retry') {
+      // Refused for sure (throttled, credentials): nothing of it reached the platform.
       await inv.transaction((tx) =>
         tx.execute(sql`
-          UPDATE stock_push p SET attempt_qty = t.qty, attempt_own = t.own
-          FROM unnest(${due.map((x) => x.row.listing_id)}::int[], ${due.map((x) => x.quantity)}::int[],
-                      ${due.map((x) => x.row.own_since_push)}::int[]) AS t(id, qty, own)
-          WHERE p.listing_id = t.id`),
+          UPDATE stock_push SET attempt_qty = NULL, attempt_own = NULL
+          WHERE listing_id = ANY(${due.map((x) => x.row.listing_id)}::int[])`),
       );
     }
     throw err;
@@ -298,13 +312,15 @@ function refOf(r: Claimed): ListingRef {
 
 async function recordSuccess(tx: Tx, plan: Plan, quantity: number): Promise<void> {
   const { row } = plan;
+  const givenBack = plan.givenBack ?? 0;
   const latency = row.pending_since ? Date.now() - new Date(row.pending_since).getTime() : null;
   // The units counted since the claim stay counted; the held-back ones are pre-credited.
   await tx.execute(sql`
     UPDATE stock_push SET pushed = ${quantity}, pushed_at = now(), last_error = NULL, attempts = 0,
-      own_since_push = own_since_push - ${row.own_since_push} - ${plan.heldBack},
-      held_back = ${plan.heldBack}, attempt_qty = NULL, attempt_own = NULL, claimed_until = NULL,
-      held_back_at = CASE WHEN ${plan.heldBack} > 0 THEN now() END,
+      own_since_push = own_since_push - ${row.own_since_push} - ${plan.heldBack} + ${givenBack},
+      held_back = ${plan.heldBack}, given_back = ${givenBack},
+      attempt_qty = NULL, attempt_own = NULL, claimed_until = NULL,
+      held_back_at = CASE WHEN ${plan.heldBack + givenBack}::int > 0 THEN COALESCE(held_back_at, now()) END,
       latency_ms = COALESCE(${latency}::int, latency_ms),
       status = CASE WHEN desired = ${row.desired} OR desired = ${quantity} THEN 'synced'::"PushStatus"
                     ELSE 'pending'::"PushStatus" END,

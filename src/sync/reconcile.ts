@@ -43,17 +43,18 @@ export async function reconcileShop(
   const [expired] = await inv.transaction((tx) =>
     tx.query<{ n: number | null }>(sql`
       WITH old AS (
-        SELECT p.listing_id, p.held_back FROM stock_push p JOIN listing l ON l.id = p.listing_id
-        WHERE l.shop_id = ${shop.id} AND p.held_back > 0 AND p.held_back_at IS NOT NULL
+        SELECT p.listing_id, p.held_back, p.given_back FROM stock_push p JOIN listing l ON l.id = p.listing_id
+        WHERE l.shop_id = ${shop.id} AND p.held_back + p.given_back > 0 AND p.held_back_at IS NOT NULL
           AND p.held_back_at < now() - ${options.heldBackGraceMs} * interval '1 millisecond'
         FOR UPDATE OF p
       ), x AS (
-        UPDATE stock_push p SET own_since_push = p.own_since_push + old.held_back, held_back = 0, held_back_at = NULL,
+        UPDATE stock_push p SET own_since_push = p.own_since_push + old.held_back - old.given_back,
+          held_back = 0, given_back = 0, held_back_at = NULL,
           status = CASE WHEN p.status = 'synced' THEN 'pending'::"PushStatus" ELSE p.status END,
           pending_since = COALESCE(p.pending_since, now()), next_attempt_at = now()
         FROM old WHERE p.listing_id = old.listing_id
-        RETURNING old.held_back
-      ) SELECT SUM(held_back)::int AS n FROM x`),
+        RETURNING old.held_back + old.given_back AS n
+      ) SELECT SUM(n)::int AS n FROM x`),
   );
   report.expiredHeldBack = expired?.n ?? 0;
   const readStock = sc.connector.readStock?.bind(sc.connector);
@@ -70,7 +71,8 @@ export async function reconcileShop(
           pushed: number;
           own_since_push: number;
         }>(sql`
-          SELECT p.listing_id, l.stock_ref, l.stock_location, p.pushed, p.own_since_push
+          SELECT p.listing_id, l.stock_ref, l.stock_location, p.pushed,
+                 p.own_since_push + p.held_back - p.given_back AS own_since_push
           FROM stock_push p JOIN listing l ON l.id = p.listing_id
           WHERE l.shop_id = ${shop.id} AND p.listing_id > ${after} AND p.pushed IS NOT NULL
             AND l.stock_ref IS NOT NULL AND NOT l.push_excluded
@@ -110,6 +112,8 @@ export async function reconcileShop(
             drift_at = CASE WHEN t.drift <> 0 THEN now() ELSE p.drift_at END,
             pushed = CASE WHEN t.qty = p.desired AND t.drift <> 0 THEN t.qty ELSE p.pushed END,
             own_since_push = CASE WHEN t.qty = p.desired AND t.drift <> 0 THEN 0 ELSE p.own_since_push END,
+            held_back = CASE WHEN t.qty = p.desired AND t.drift <> 0 THEN 0 ELSE p.held_back END,
+            given_back = CASE WHEN t.qty = p.desired AND t.drift <> 0 THEN 0 ELSE p.given_back END,
             status = CASE WHEN t.qty = p.desired THEN 'synced'::"PushStatus"
                           WHEN t.drift <> 0 AND p.status = 'synced' THEN 'pending'::"PushStatus"
                           ELSE p.status END,
@@ -117,7 +121,8 @@ export async function reconcileShop(
                                  WHEN t.drift <> 0 THEN COALESCE(p.pending_since, now()) ELSE p.pending_since END,
             next_attempt_at = CASE WHEN t.drift <> 0 AND t.qty <> p.desired THEN now() ELSE p.next_attempt_at END
           FROM unnest(${ids}::int[], ${quantities}::int[], ${drifts}::int[]) AS t(id, qty, drift)
-          WHERE p.listing_id = t.id AND p.pushed - p.own_since_push + t.drift = t.qty`),
+          WHERE p.listing_id = t.id
+            AND p.pushed - (p.own_since_push + p.held_back - p.given_back) + t.drift = t.qty`),
       );
     }
     gate.succeeded();

@@ -17,6 +17,7 @@ ADD COLUMN     "latency_ms" INTEGER,
 ADD COLUMN     "buffer" INTEGER NOT NULL DEFAULT 0,
 ADD COLUMN     "own_since_push" INTEGER NOT NULL DEFAULT 0,
 ADD COLUMN     "held_back" INTEGER NOT NULL DEFAULT 0,
+ADD COLUMN     "given_back" INTEGER NOT NULL DEFAULT 0,
 ADD COLUMN     "held_back_at" TIMESTAMPTZ(3),
 ADD COLUMN     "attempt_qty" INTEGER,
 ADD COLUMN     "attempt_own" INTEGER,
@@ -44,6 +45,7 @@ CREATE INDEX "stock_push_pushed_at_idx" ON "stock_push"("pushed_at");
 -- Checks Prisma cannot express.
 ALTER TABLE "stock_push" ADD CONSTRAINT "stock_push_buffer_check" CHECK ("buffer" >= 0);
 ALTER TABLE "stock_push" ADD CONSTRAINT "stock_push_held_back_check" CHECK ("held_back" >= 0);
+ALTER TABLE "stock_push" ADD CONSTRAINT "stock_push_given_back_check" CHECK ("given_back" >= 0);
 
 -- A dirty mark keeps the time of the first change not yet planned (push latency is measured
 -- from it); DO UPDATE still locks the mark until the change commits.
