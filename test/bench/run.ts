@@ -1,16 +1,66 @@
-// `npm run bench`: throughput of the stock ledger on embedded PGlite and on PostgreSQL.
-// Prints figures and ratios; asserts nothing. PostgreSQL is used when BENCH_DATABASE_URL
-// (a server URL whose database may create others) is reachable; default
-// postgres://postgres@127.0.0.1:5432/postgres.
+// `npm run bench [-- CASE] [--db postgres|pglite] [--duration SECONDS]`.
+//   (no case)  throughput of the stock ledger: receipts, 2-line reservations, a hot SKU, shipping,
+//              replays. Prints figures and ratios; asserts nothing.
+//   reserve    the reservation microbenchmark (see reserve.ts): prints a table, writes
+//              bench-results/reserve-<db>.json, exits 1 when the ledger is violated.
+// `--db` picks one database (default: both). PostgreSQL is used when BENCH_DATABASE_URL (a server
+// URL whose database may create others) is reachable; default
+// postgres://postgres@127.0.0.1:5432/postgres. Each run gets a fresh database.
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { type Db, openDatabase } from '../../src/db/client.js';
 import { migrate } from '../../src/db/migrate.js';
 import { InsufficientStockError } from '../../src/domain/errors.js';
 import { createInventory, type Inventory } from '../../src/inventory/index.js';
+import {
+  defaultReserveOptions,
+  printReserveTable,
+  type ReserveBenchResult,
+  reserveBench,
+} from './reserve.js';
 
 const PG_SERVER = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const ORDERS = Number(process.env.BENCH_ORDERS ?? 2000);
+/** The daemon's default `database.poolSize` (config/default.json); it runs that many stock transactions at once. */
+const POOL_SIZE = 10;
+
+// `npm run bench -- peak [options]`: the 双11 profile against the daemon as a process, with its
+// own options (see peak/run-peak.ts); not part of the default run (it takes about 8 minutes per database).
+if (process.argv[2] === 'peak') {
+  const { runPeak } = await import('./peak/run-peak.js');
+  process.exit(await runPeak(process.argv.slice(3)));
+}
+
+const args = parseArgs({
+  allowPositionals: true,
+  options: {
+    db: { type: 'string', multiple: true },
+    duration: { type: 'string' },
+  },
+});
+const CASES = ['ledger', 'reserve'] as const;
+const benchCase = args.positionals[0] ?? 'ledger';
+if (args.positionals.length > 1 || !(CASES as readonly string[]).includes(benchCase)) {
+  console.error(`usage: npm run bench -- [${CASES.join('|')}] [--db postgres|pglite] [--duration SECONDS]`);
+  process.exit(2);
+}
+const dbs = args.values.db ?? ['pglite', 'postgres'];
+if (dbs.some((d) => d !== 'pglite' && d !== 'postgres')) {
+  console.error(`--db must be postgres or pglite; got ${dbs.join(', ')}`);
+  process.exit(2);
+}
+const durationS =
+  args.values.duration === undefined ? defaultReserveOptions.durationS : Number(args.values.duration);
+if (!(durationS > 0)) {
+  console.error(`--duration must be a positive number of seconds; got ${args.values.duration}`);
+  process.exit(2);
+}
+/** PostgreSQL was asked for by name: not reaching it fails the run instead of skipping it. */
+const pgRequired = args.values.db?.includes('postgres') ?? false;
 
 interface Figure {
   db: string;
@@ -133,7 +183,9 @@ async function withPg<T>(fn: (url: string) => Promise<T>): Promise<T | null> {
   try {
     await admin.connect();
   } catch (e) {
-    console.log(`PostgreSQL not reachable at ${PG_SERVER} (${(e as Error).message}); skipping it`);
+    const msg = `PostgreSQL not reachable at ${PG_SERVER} (${(e as Error).message})`;
+    if (pgRequired) throw new Error(msg);
+    console.log(`${msg}; skipping it`);
     return null;
   }
   const name = `stockd_bench_${randomBytes(4).toString('hex')}`;
@@ -148,34 +200,110 @@ async function withPg<T>(fn: (url: string) => Promise<T>): Promise<T | null> {
   }
 }
 
-console.log(`stock ledger benchmark: ${ORDERS} orders per case, node ${process.version}\n`);
-const lite = await openDatabase('pglite:memory');
-const liteFigures = await scenario('pglite', lite).finally(() => lite.close());
-const pgFigures = await withPg(async (url) => {
-  const db = await openDatabase(url, { poolSize: 10 });
-  try {
-    return await scenario('postgres', db);
-  } finally {
-    await db.close();
+/** Opens a fresh, migrated database of one kind, runs `fn`, closes and removes it. */
+async function onDatabase<T>(kind: string, fn: (db: Db) => Promise<T>): Promise<T | null> {
+  if (kind === 'pglite') {
+    // On disk, as the daemon runs it by default (data/pglite), in a throwaway directory.
+    const dir = mkdtempSync(join(tmpdir(), 'stockd-bench-'));
+    const db = await openDatabase(`pglite:${dir}`);
+    try {
+      await migrate(db);
+      return await fn(db);
+    } finally {
+      await db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
-});
+  return withPg(async (url) => {
+    const db = await openDatabase(url, { poolSize: POOL_SIZE });
+    try {
+      await migrate(db);
+      return await fn(db);
+    } finally {
+      await db.close();
+    }
+  });
+}
 
-const rate = (fs: Figure[] | null, c: string) =>
-  fs?.find((f) => f.case.startsWith(c))?.perSecond ?? Number.NaN;
-console.log('\nratios');
-for (const [name, fs] of [
-  ['pglite', liteFigures],
-  ['postgres', pgFigures],
-] as const) {
-  if (!fs) continue;
-  console.log(
-    `${name.padEnd(9)} 64-concurrent / sequential reservations: ${(rate(fs, 'reserve 2-line orders, 64') / rate(fs, 'reserve 2-line orders, 1')).toFixed(2)}x; ` +
-      `replay / first apply: ${(rate(fs, 'replay') / rate(fs, 'reserve 2-line orders, 64')).toFixed(2)}x`,
-  );
+async function ledgerCase(): Promise<void> {
+  console.log(`stock ledger benchmark: ${ORDERS} orders per case, node ${process.version}\n`);
+  const figures = new Map<string, Figure[] | null>();
+  for (const kind of dbs) {
+    figures.set(
+      kind,
+      kind === 'pglite'
+        ? await (async () => {
+            const lite = await openDatabase('pglite:memory');
+            return scenario('pglite', lite).finally(() => lite.close());
+          })()
+        : await withPg(async (url) => {
+            const db = await openDatabase(url, { poolSize: POOL_SIZE });
+            try {
+              return await scenario('postgres', db);
+            } finally {
+              await db.close();
+            }
+          }),
+    );
+  }
+
+  const rate = (fs: Figure[] | null | undefined, c: string) =>
+    fs?.find((f) => f.case.startsWith(c))?.perSecond ?? Number.NaN;
+  console.log('\nratios');
+  for (const [name, fs] of figures) {
+    if (!fs) continue;
+    console.log(
+      `${name.padEnd(9)} 64-concurrent / sequential reservations: ${(rate(fs, 'reserve 2-line orders, 64') / rate(fs, 'reserve 2-line orders, 1')).toFixed(2)}x; ` +
+        `replay / first apply: ${(rate(fs, 'replay') / rate(fs, 'reserve 2-line orders, 64')).toFixed(2)}x`,
+    );
+  }
+  const pgFigures = figures.get('postgres');
+  const liteFigures = figures.get('pglite');
+  if (pgFigures && liteFigures) {
+    console.log(
+      `postgres / pglite, 64-concurrent reservations: ${(rate(pgFigures, 'reserve 2-line orders, 64') / rate(liteFigures, 'reserve 2-line orders, 64')).toFixed(2)}x`,
+    );
+  }
+  // Reference point: published sync intervals of today's tools are 10-15 minutes (notes/user-pain-points.md).
 }
-if (pgFigures) {
+
+async function reserveCase(): Promise<void> {
+  const options = { ...defaultReserveOptions, durationS };
   console.log(
-    `postgres / pglite, 64-concurrent reservations: ${(rate(pgFigures, 'reserve 2-line orders, 64') / rate(liteFigures, 'reserve 2-line orders, 64')).toFixed(2)}x`,
+    `reservation microbenchmark: ${options.skus} SKUs x ${options.unitsPerSku} units; ` +
+      `${options.durationS} s sequential, ${options.durationS} s at concurrency ${options.concurrency}; ` +
+      `${options.race.rounds} races of ${options.race.requests} x 1 unit vs ${options.race.units}; node ${process.version}\n`,
   );
+  const results: ReserveBenchResult[] = [];
+  mkdirSync('bench-results', { recursive: true });
+  for (const kind of dbs) {
+    const r = await onDatabase(kind, async (db) => {
+      // As the daemon wires it: stock transactions at once = pool size on PostgreSQL, 1 on PGlite.
+      const concurrency = db.kind === 'postgres' ? POOL_SIZE : 1;
+      const inv = createInventory(db, { concurrency });
+      try {
+        return await reserveBench(
+          kind,
+          inv,
+          { poolSize: db.kind === 'postgres' ? POOL_SIZE : null, stockTxConcurrency: concurrency },
+          options,
+        );
+      } finally {
+        await inv.idle();
+      }
+    });
+    if (!r) continue;
+    const file = join('bench-results', `reserve-${kind}.json`);
+    writeFileSync(file, `${JSON.stringify(r, null, 2)}\n`);
+    console.log(`${kind.padEnd(9)} wrote ${file}\n`);
+    results.push(r);
+  }
+  if (results.length > 0) printReserveTable(results);
+  if (results.some((r) => r.failed)) {
+    console.error('\nFAILED: the ledger was violated (see above)');
+    process.exitCode = 1;
+  }
 }
-// Reference point: published sync intervals of today's tools are 10-15 minutes (notes/user-pain-points.md).
+
+if (benchCase === 'reserve') await reserveCase();
+else await ledgerCase();
