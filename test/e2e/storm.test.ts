@@ -17,13 +17,19 @@ let rig: Rig;
 beforeAll(async () => {
   rig = await startRig({
     shops: [
-      { id: A, platform: 'shopify', seed: 11 },
-      { id: B, platform: 'taobao', seed: 12 },
-      { id: C, platform: 'douyin', seed: 13 },
+      // reserveOn created, as the sandboxes take stock when an order is placed: with `paid`, an
+      // unpaid order keeps units off an absolute-push platform (Taobao, Douyin) that the ledger
+      // still offers, and "the platform shows the desired quantity" would not be exact.
+      { id: A, platform: 'shopify', seed: 11, reserveOn: 'created' },
+      { id: B, platform: 'taobao', seed: 12, reserveOn: 'created' },
+      { id: C, platform: 'douyin', seed: 13, reserveOn: 'created' },
     ],
     skuCount: 4,
     openingStock: 2000,
-    sync: { pullCron: '*/2 * * * * *' },
+    // Units the push guard holds back as "sold there, not imported" without an order to explain
+    // them (a push whose reply was lost, then more sales) are released after the grace time and
+    // a reconciliation; short here so convergence is checked within the test.
+    sync: { pullCron: '*/2 * * * * *', reconcileCron: '*/5 * * * * *', heldBackGraceMs: 10_000 },
   });
 });
 afterAll(async () => rig?.stop());
@@ -114,7 +120,7 @@ describe('a platform storm', () => {
         );
       },
       (off) => off.length === 0,
-      60_000,
+      90_000,
     );
     expect(converged).toEqual([]);
     const ats = await rig.ats();

@@ -25,6 +25,8 @@ export interface RigShop {
   push?: Partial<PushRules>;
   /** Overrides of the connector config the sandbox hands out (e.g. a wrong token). */
   connector?: Record<string, unknown>;
+  /** Default `paid`. The sandboxes take stock when an order is placed (拍下减库存): `created` matches them. */
+  reserveOn?: 'paid' | 'created';
 }
 
 export interface Rig {
@@ -90,7 +92,7 @@ export async function startRig(options: {
         id: s.id,
         platform: s.platform,
         warehouses: ['MAIN'],
-        reserveOn: 'paid' as const,
+        reserveOn: s.reserveOn ?? ('paid' as const),
         restockOn: 'receipt' as const,
         matchOuterId: false,
         push: pushRulesSchema.parse(s.push ?? {}),
