@@ -29,7 +29,7 @@ const ORDERS = Number(process.env.BENCH_ORDERS ?? 2000);
 const POOL_SIZE = 10;
 
 // `npm run bench -- peak [options]`: the 双11 profile against the daemon as a process, with its
-// own options (see peak/run-peak.ts); not part of the default run (it takes about 8 minutes per database).
+// own options (see peak/run-peak.ts); not part of the default run (it takes about 13 minutes per database).
 if (process.argv[2] === 'peak') {
   const { runPeak } = await import('./peak/run-peak.js');
   process.exit(await runPeak(process.argv.slice(3)));
