@@ -151,15 +151,15 @@ async function countOwnSales(
       held_back = GREATEST(0, p.held_back - GREATEST(d.n, 0)),
       given_back = GREATEST(0, p.given_back - GREATEST(-d.n, 0)),
       held_back_at = CASE WHEN GREATEST(0, p.held_back - GREATEST(d.n, 0)) + GREATEST(0, p.given_back - GREATEST(-d.n, 0)) > 0
-                          THEN p.held_back_at END,
-      -- Held-back units whose orders arrived without changing the quantity wanted (unpaid, with
-      -- reserveOn paid): what the platform shows is no longer explained; push again.
-      status = CASE WHEN p.held_back > 0 AND d.n > 0 AND p.status = 'synced' AND p.pushed IS DISTINCT FROM p.desired
-                    THEN 'pending'::"PushStatus" ELSE p.status END,
-      pending_since = CASE WHEN p.held_back > 0 AND d.n > 0 AND p.status = 'synced' AND p.pushed IS DISTINCT FROM p.desired
-                           THEN now() ELSE p.pending_since END
+                          THEN p.held_back_at END
     FROM unnest(${ids}::int[], ${ids.map((id) => delta.get(id)!)}::int[]) AS d(id, n)
     WHERE p.listing_id = d.id`);
+  // The planner looks at these listings again once this commits: held-back units whose orders
+  // arrived without changing the quantity wanted (unpaid, with reserveOn paid) leave what the
+  // platform shows unexplained, and the planner then queues a push.
+  await tx.execute(sql`
+    INSERT INTO stock_dirty (sku_id) SELECT DISTINCT sku_id FROM listing WHERE id = ANY(${ids}::int[]) ORDER BY sku_id
+    ON CONFLICT (sku_id) DO UPDATE SET marked_at = stock_dirty.marked_at`);
 }
 
 async function lockOrder(

@@ -97,10 +97,11 @@ describe('orders admin API', () => {
   });
 
   it('pages the order list with nextCursor and checks its query', async () => {
+    // One at a time: a batch is applied concurrently, and the list is newest first.
     for (const id of ['PAGE-1', 'PAGE-2', 'PAGE-3']) {
       expect((await call('POST', '/api/orders', { order: order({ platformOrderId: id }) })).status).toBe(202);
+      await runBatch();
     }
-    await runBatch();
     const seen: string[] = [];
     let url = '/api/orders?platformOrderId=PAGE-&limit=2';
     for (let i = 0; i < 3; i++) {
