@@ -756,7 +756,9 @@ export class DouyinSandbox {
     // connector reads, new orders are updated now: one changed behind the connector's watermark
     // could never be pulled, which Douyin does not do.
     const spread = Math.floor(this.rng() * 1800);
-    const updateS = this.searched ? Math.max(createS, nowS - (spread % 20)) : Math.min(nowS - 60, createS + spread);
+    const updateS = this.searched
+      ? Math.max(createS, nowS - (spread % 20))
+      : Math.min(nowS - 60, createS + spread);
     const orderId = String(this.nextOrder);
     this.nextOrder += 1000n;
     const o: ShopOrder = {
