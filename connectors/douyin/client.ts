@@ -95,6 +95,19 @@ export class DoudianClient {
    * {@link ConnectorError}.
    */
   async call(method: string, params: Record<string, unknown>): Promise<Record<string, unknown>> {
+    return (await this.send(method, params, 'object')) as Record<string, unknown>;
+  }
+
+  /** Calls one API whose `data` is an array (e.g. `sku.list`). Throws {@link ConnectorError}. */
+  async callList(method: string, params: Record<string, unknown>): Promise<unknown[]> {
+    return (await this.send(method, params, 'array')) as unknown[];
+  }
+
+  private async send(
+    method: string,
+    params: Record<string, unknown>,
+    shape: 'object' | 'array',
+  ): Promise<unknown> {
     const paramJson = canonicalJson(params);
     const timestamp = String(Math.floor(this.deps.clock.now().getTime() / 1000));
     const query = new URLSearchParams({
@@ -174,14 +187,14 @@ export class DoudianClient {
     }
     this.log(method, status, started);
     const data = body.data;
-    if (data === undefined || data === null) return {};
-    if (typeof data !== 'object' || Array.isArray(data)) {
-      throw this.fail(method, { status, code: 'BAD_DATA' }, 'data is not an object', {
+    if (data === undefined || data === null) return shape === 'array' ? [] : {};
+    if (typeof data !== 'object' || Array.isArray(data) !== (shape === 'array')) {
+      throw this.fail(method, { status, code: 'BAD_DATA' }, `data is not an ${shape}`, {
         action: 'retry',
-        reason: 'Doudian answered without a data object',
+        reason: `Doudian answered without a data ${shape}`,
       });
     }
-    return data as Record<string, unknown>;
+    return data;
   }
 
   /** Classifies and builds the error; `override` bypasses the table. */

@@ -1,6 +1,7 @@
 /**
  * The Douyin Doudian connector: assembles the signed client, the windowed forward pull, detail
- * reads, stock, shipments and push-message hints behind the {@link Connector} contract.
+ * reads, stock push and read, shipments and push-message hints behind the {@link Connector}
+ * contract.
  */
 import type { CanonicalOrder } from '../../src/domain/order.js';
 import {
@@ -19,7 +20,7 @@ import { DOUYIN_LIMITS, type DouyinConfig } from './config.js';
 import { mapDoudianOrder, rawOrderId } from './mapping.js';
 import { decodeCursor, encodeCursor, floorSecond, type PullCursor, pageCount } from './pagination.js';
 import { confirmDoudianShipment } from './shipment.js';
-import { pushDoudianStock } from './stock.js';
+import { pushDoudianStock, readDoudianStock } from './stock.js';
 import { parseDoudianPush } from './webhook.js';
 
 const DAY_MS = 86_400_000;
@@ -228,6 +229,7 @@ class DouyinConnector implements Connector {
   }
 
   pushStock: Connector['pushStock'] = (updates) => pushDoudianStock(this.client, updates);
+  readStock: NonNullable<Connector['readStock']> = (listings) => readDoudianStock(this.client, listings);
   confirmShipment: Connector['confirmShipment'] = (s) => confirmDoudianShipment(this.client, s);
 
   parseWebhook: Connector['parseWebhook'] = (raw) =>

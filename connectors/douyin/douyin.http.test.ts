@@ -388,6 +388,111 @@ describe('stock push', () => {
   });
 });
 
+describe('stock read', () => {
+  const P1 = '3473196049974326307';
+  const P2 = '3473196049974327307';
+  /** `sku.list` answer as Doudian writes it: `data` an array, int64 ids as bare integers. */
+  const skuList = (skus: string[]) =>
+    `{"code":10000,"msg":"success","sub_code":"","sub_msg":"","log_id":"l3","data":[${skus.join(',')}]}`;
+  const sku = (productId: string, id: string, stock: number, type = 0) =>
+    `{"id":${id},"product_id":${productId},"product_id_str":"${productId}","code":"C-${id}","sku_type":${type},"stock_num":${stock},"prehold_stock_num":0,"stock_map":${type ? '{"WH1":5}' : 'null'}}`;
+
+  it('reads stock_num with one sku.list per product; a SKU not returned or a bad id fails alone', async () => {
+    const queries: Record<string, string>[] = [];
+    const capture = (q: object) => {
+      queries.push(q as Record<string, string>);
+      return true;
+    };
+    const scope = nock(GW)
+      .post('/sku/list')
+      .query(capture)
+      .reply(200, skuList([sku(P1, '1763516132390915', 12), sku(P1, '1730000000001', 0)]))
+      .post('/sku/list')
+      .query(capture)
+      .reply(200, skuList([sku(P2, '1730000000100', 0, 1)]));
+    const listings = [
+      { listingId: `${P1}:1763516132390915` },
+      { listingId: `${P2}:1730000000100` },
+      { listingId: 'nope' },
+      { listingId: `${P1}:1730000000001` },
+      { listingId: `${P1}:1730000000999` },
+    ];
+    const readings = await connector().readStock!(listings);
+    expect(scope.isDone()).toBe(true);
+    // Sign over param_json {"product_id":3473196049974326307} (bare int64), computed in the shell:
+    //   PJ='{"product_id":3473196049974326307}'
+    //   printf '%s' "test-secretapp_key7123456789methodsku.listparam_json${PJ}timestamp1731254405v2test-secret" \
+    //     | openssl dgst -sha256 -hmac test-secret   (python3 hmac agrees)
+    expect(queries[0]).toEqual({
+      app_key: '7123456789',
+      method: 'sku.list',
+      access_token: 'tok',
+      timestamp: '1731254405',
+      v: '2',
+      sign_method: 'hmac-sha256',
+      sign: 'f852d2843aa8843a07b617c7d4bf34d2abd742c59e8ba94e2898f183335ac680',
+    });
+    expect(queries[1]!.method).toBe('sku.list');
+    expect(readings).toEqual([
+      { listing: listings[0], ok: true, quantity: 12 },
+      {
+        listing: listings[1],
+        ok: false,
+        error: `listing ${P2}:1730000000100: regional stock (sku_type 1) is not read`,
+      },
+      { listing: listings[2], ok: false, error: 'listing id must be <product_id>:<sku_id>, got "nope"' },
+      { listing: listings[3], ok: true, quantity: 0 },
+      {
+        listing: listings[4],
+        ok: false,
+        error: `listing ${P1}:1730000000999: sku.list of its product does not return this SKU`,
+      },
+    ]);
+  });
+
+  it('throws the classified error when the first call fails as a whole', async () => {
+    const scope = nock(GW)
+      .post('/sku/list')
+      .query(true)
+      .reply(200, fail(30001, 'isv.access-token-expired'))
+      .post('/sku/list')
+      .query(true)
+      .reply(429, 'slow down', { 'retry-after': '2' });
+    const read = () => connector().readStock!([{ listingId: `${P1}:1` }, { listingId: `${P2}:2` }]);
+    await expect(read()).rejects.toBeInstanceOf(RefreshTokenError);
+    const err = await read().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RateLimitedError);
+    expect((err as RateLimitedError).retryAfterMs).toBe(2000);
+    expect(scope.isDone()).toBe(true);
+  });
+
+  it('keeps earlier readings when a later call fails; an unknown product reads ok: false', async () => {
+    const scope = nock(GW)
+      .post('/sku/list')
+      .query(true)
+      .reply(200, fail(50002, 'isv.business-failed:product-not-exist', '商品不存在'))
+      .post('/sku/list')
+      .query(true)
+      .reply(200, skuList([sku(P2, '1730000000100', 7)]))
+      .post('/sku/list')
+      .query(true)
+      .reply(200, fail(50001, 'isv.app-qps-limit'));
+    const readings = await connector().readStock!([
+      { listingId: `${P1}:1730000000000` },
+      { listingId: `${P2}:1730000000100` },
+      { listingId: '3473196049974328307:1730000000200' },
+    ]);
+    expect(scope.isDone()).toBe(true);
+    expect(readings.map((r) => (r.ok ? r.quantity : r.error))).toEqual([
+      expect.stringMatching(
+        /^listing 3473196049974326307:1730000000000: Doudian sku\.list -> 50002\|isv\.business-failed:product-not-exist: .*商品不存在/,
+      ),
+      7,
+      expect.stringMatching(/^listing 3473196049974328307:1730000000200: .*isv\.app-qps-limit/),
+    ]);
+  });
+});
+
 describe('shipment', () => {
   it('sends order.logisticsAdd and maps a refusal to nothing_to_ship', async () => {
     const scope = nock(GW)

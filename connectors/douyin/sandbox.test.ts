@@ -157,6 +157,58 @@ describe('douyin connector against the sandbox', () => {
     expect(a!.listingId.split(':')[0]!.length).toBe(19);
   });
 
+  it('reads back pushed stock with sku.list, and a sale taken on the platform', async () => {
+    const mc = manualClock();
+    const s = await sandbox({ now: mc.nowMs });
+    const c = connect(s, mc.clock);
+    const [a, b, , d] = s.listings().map((l) => ({ listingId: l.listingId }));
+    expect(a!.listingId.split(':')[0]).toBe(b!.listingId.split(':')[0]);
+    expect(d!.listingId.split(':')[0]).not.toBe(a!.listingId.split(':')[0]);
+    await c.pushStock([
+      { listing: a!, quantity: 9 },
+      { listing: b!, quantity: 0 },
+      { listing: d!, quantity: 4 },
+    ]);
+    const before = s.calls.length;
+    const unknownSku = { listingId: `${a!.listingId.split(':')[0]}:1` };
+    const unknownProduct = { listingId: '3473196049974399999:1' };
+    const readings = await c.readStock!([a!, unknownProduct, b!, d!, unknownSku]);
+    expect(readings.map((r) => (r.ok ? r.quantity : r.error))).toEqual([
+      9,
+      expect.stringContaining('isv.business-failed:product-not-exist'),
+      0,
+      4,
+      `listing ${unknownSku.listingId}: sku.list of its product does not return this SKU`,
+    ]);
+    expect(readings.map((r) => r.listing)).toEqual([a, unknownProduct, b, d, unknownSku]);
+    // One call per product, product_id arrived exactly (above 2^53) and the sign held.
+    expect(
+      s.calls.slice(before).map((x) => [x.method, String(x.params.product_id).replace(/\D/g, ''), x.code]),
+    ).toEqual([
+      ['sku.list', a!.listingId.split(':')[0], undefined],
+      ['sku.list', '3473196049974399999', 50002],
+      ['sku.list', d!.listingId.split(':')[0], undefined],
+    ]);
+
+    s.sell(a!.listingId, 3);
+    s.setQuantity(d!.listingId, 17);
+    expect(await c.readStock!([a!, d!])).toEqual([
+      { listing: a, ok: true, quantity: 6 },
+      { listing: d, ok: true, quantity: 17 },
+    ]);
+  });
+
+  it('a read goes through the gateway: a throttled first call throws rate_limited', async () => {
+    const mc = manualClock();
+    const s = await sandbox({ now: mc.nowMs, throttle: { capacity: 1, refillPerSecond: 1 } });
+    const c = connect(s, mc.clock);
+    const [a] = s.listings();
+    await expect(c.readStock!([{ listingId: a!.listingId }])).resolves.toEqual([
+      { listing: { listingId: a!.listingId }, ok: true, quantity: 100 },
+    ]);
+    await expect(c.readStock!([{ listingId: a!.listingId }])).rejects.toBeInstanceOf(RateLimitedError);
+  });
+
   it('confirms a shipment on an awaiting-shipment order; refuses a cancelled one', async () => {
     const mc = manualClock();
     const s = await sandbox({ now: mc.nowMs, seed: 5 });

@@ -11,7 +11,8 @@
  *
  * Served methods: `order.searchList` (update_time window <= 1 h, page from 0, size <= 100,
  * order_by/order_asc, full shop orders with SKU orders), `order.orderDetail`, `sku.syncStock`
- * (absolute, or incremental with `idempotent_id`), `order.logisticsAdd`. Orders carry per-SKU
+ * (absolute, or incremental with `idempotent_id`), `sku.list` (a product's SKUs with their
+ * current `stock_num`, `data` an array), `order.logisticsAdd`. Orders carry per-SKU
  * shop / platform / 达人 / payment-channel discounts, 改价, FREE gift lines, partial shipments,
  * cancellations and after-sales. Push messages are POSTed to `webhookUrl` signed with
  * `event-sign = md5(app_key + body + app_secret)`.
@@ -130,7 +131,13 @@ class Fault extends Error {
 }
 
 const SKEW_S = 600;
-const METHODS = new Set(['order.searchList', 'order.orderDetail', 'sku.syncStock', 'order.logisticsAdd']);
+const METHODS = new Set([
+  'order.searchList',
+  'order.orderDetail',
+  'sku.syncStock',
+  'sku.list',
+  'order.logisticsAdd',
+]);
 const NAMES = ['纯棉T恤', '蓝牙耳机 <Pro> & 套装', '保温杯', '瑜伽垫', '面膜'];
 const SPECS = ['红色', '黑色', '白色'];
 /** Marks a big integer inside parsed JSON (sandbox-private). */
@@ -545,7 +552,7 @@ export class DouyinSandbox {
       throw new Fault(50001, '请求频率超限', 'isv.app-qps-limit', 'too many requests, slow down');
   }
 
-  private dispatch(method: string, p: Record<string, unknown>): Record<string, unknown> {
+  private dispatch(method: string, p: Record<string, unknown>): unknown {
     switch (method) {
       case 'order.searchList':
         return this.searchList(p);
@@ -553,6 +560,8 @@ export class DouyinSandbox {
         return { shop_order_detail: this.shopOrderJson(this.orderOf(p.shop_order_id)) };
       case 'sku.syncStock':
         return this.syncStock(p);
+      case 'sku.list':
+        return this.skuList(p);
       default:
         return this.logisticsAdd(p);
     }
@@ -642,6 +651,51 @@ export class DouyinSandbox {
     this.stock.set(key, next);
     this.pushes.push({ productId, skuId, quantity: next, at: this.opts.now() });
     return { sku_id: skuId, stock_num: next };
+  }
+
+  /** Every SKU of one product (by `product_id` or `out_product_id`), as `data` array items. */
+  private skuList(p: Record<string, unknown>): Record<string, unknown>[] {
+    const productId = bigText(p.product_id);
+    const outId = p.out_product_id;
+    if (!productId && outId === undefined)
+      throw this.invalid('product_id', 'product_id or out_product_id is required');
+    const product = [...this.products, this.giftProduct].find((x) =>
+      productId ? x.productId === productId : x.outProductId === String(outId),
+    );
+    if (!product) {
+      throw new Fault(
+        50002,
+        '业务处理失败',
+        'isv.business-failed:product-not-exist',
+        `商品${productId ?? String(outId)}不存在`,
+      );
+    }
+    return product.skus.map((s) => {
+      const stock = this.stock.get(`${product.productId}:${s.skuId}`) ?? 0;
+      return {
+        id: bigOut(s.skuId),
+        open_user_id: 0,
+        out_sku_id: 0,
+        product_id: bigOut(product.productId),
+        product_id_str: product.productId,
+        spec_detail_name1: s.outSkuId.split('-')[0],
+        price: s.priceFen,
+        create_time: 1_700_000_000,
+        code: s.code,
+        sku_type: 0,
+        supplier_id: '',
+        stock_num: stock,
+        prehold_stock_num: 0,
+        prom_stock_num: 0,
+        step_stock_num: 0,
+        prehold_step_stock_num: 0,
+        prom_step_stock_num: 0,
+        normal_stock_num: stock,
+        channel_stock_num: 0,
+        stock_map: null,
+        prehold_stock_map: null,
+      };
+    });
   }
 
   private logisticsAdd(p: Record<string, unknown>): Record<string, unknown> {

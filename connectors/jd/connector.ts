@@ -20,7 +20,7 @@ import { JD_LIMITS, type JdConfig, MAX_LOOKBACK_DAYS } from './config.js';
 import { mapJdOrder, ORDER_STATES, rawOrderId } from './mapping.js';
 import { decodeCursor, encodeCursor, floorSecond, type PullCursor, pageCount } from './pagination.js';
 import { confirmJdShipment } from './shipment.js';
-import { pushJdStock } from './stock.js';
+import { pushJdStock, readJdStock } from './stock.js';
 import { formatJdTime } from './time.js';
 import { parseJdRelay } from './webhook.js';
 
@@ -324,6 +324,7 @@ class JdConnector implements Connector {
   }
 
   pushStock: Connector['pushStock'] = (updates) => pushJdStock(this.client, updates);
+  readStock: NonNullable<Connector['readStock']> = (listings) => readJdStock(this.client, listings);
   confirmShipment: Connector['confirmShipment'] = (s) => confirmJdShipment(this.client, s);
 
   parseWebhook: Connector['parseWebhook'] = (raw) =>

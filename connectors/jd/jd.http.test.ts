@@ -453,6 +453,126 @@ describe('stock push', () => {
   });
 });
 
+describe('stock read', () => {
+  const READ = 'jingdong.stock.read.findSkuStock';
+  const reading = (skuId: string) => (b: unknown) => is(READ)(b) && String(biz(b).skuId) === skuId;
+  const stocks = (...entries: Record<string, unknown>[]) => wrap(READ, { skuStocks: entries });
+
+  it('reads one SKU per call (skuId, signed); picks the store; unknown or malformed ids fail alone', async () => {
+    const sent: Record<string, string>[] = [];
+    const keep = (skuId: string) => (b: unknown) => {
+      if (!reading(skuId)(b)) return false;
+      sent.push(form(b));
+      return true;
+    };
+    const scope = nock(GW)
+      .post('/routerjson', keep('100012345001'))
+      .reply(200, stocks({ skuId: 100012345001, stockNum: 17 }))
+      .post('/routerjson', keep('999'))
+      .reply(200, fail('10100010', 'sku not exist', 'SKU不存在'))
+      .post('/routerjson', keep('100012345002'))
+      .reply(
+        200,
+        stocks(
+          { skuId: 100012345002, storeId: 54, stockNum: 3 },
+          { skuId: 100012345002, storeId: 55, stockNum: '8' },
+        ),
+      )
+      .post('/routerjson', keep('100012345003'))
+      .reply(200, stocks());
+    const listings = [
+      { listingId: '100012345001' },
+      { listingId: '999' },
+      { listingId: 'abc' },
+      { listingId: '100012345002', locationId: '55' },
+      { listingId: '100012345003' },
+    ];
+    const results = await connector().readStock!(listings);
+    expect(scope.isDone()).toBe(true);
+    expect(results).toEqual([
+      { listing: listings[0], ok: true, quantity: 17 },
+      {
+        listing: listings[1],
+        ok: false,
+        error: expect.stringMatching(/^sku 999: .*10100010.*sku not exist/),
+      },
+      { listing: listings[2], ok: false, error: 'listing id must be a JD skuId, got "abc"' },
+      { listing: listings[3], ok: true, quantity: 8 },
+      { listing: listings[4], ok: false, error: 'sku 100012345003 not found on JD' },
+    ]);
+    expect(sent).toHaveLength(4);
+    for (const f of sent) {
+      const { sign, ...rest } = f;
+      expect(rest).toMatchObject({
+        method: READ,
+        app_key: 'TESTAPPKEY',
+        access_token: 'TESTTOKEN',
+        v: '2.0',
+      });
+      expect(sign).toBe(signJd(rest, 'helloworld'));
+    }
+    expect(sent.map((f) => f['360buy_param_json'])).toEqual([
+      '{"skuId":"100012345001"}',
+      '{"skuId":"999"}',
+      '{"skuId":"100012345002"}',
+      '{"skuId":"100012345003"}',
+    ]);
+  });
+
+  it('without a locationId: the only entry, else the one without a store; several stores fail', async () => {
+    const scope = nock(GW)
+      .post('/routerjson', reading('1'))
+      .reply(200, stocks({ skuId: 1, storeId: 0, stockNum: 4 }, { skuId: 1, storeId: 9, stockNum: 2 }))
+      .post('/routerjson', reading('2'))
+      .reply(200, stocks({ skuId: 2, storeId: 8, stockNum: 1 }, { skuId: 2, storeId: 9, stockNum: 2 }));
+    const results = await connector().readStock!([{ listingId: '1' }, { listingId: '2' }]);
+    expect(scope.isDone()).toBe(true);
+    expect(results).toEqual([
+      { listing: { listingId: '1' }, ok: true, quantity: 4 },
+      {
+        listing: { listingId: '2' },
+        ok: false,
+        error: "sku 2: JD lists several stores; set the listing's locationId",
+      },
+    ]);
+  });
+
+  it('throws when the first call fails as a whole; a later failure marks that listing and the rest', async () => {
+    const first = nock(GW).post('/routerjson').reply(200, fail('19', 'Invalid access_token'));
+    const e = await connector().readStock!([{ listingId: '1' }, { listingId: '2' }]).catch(
+      (err: unknown) => err,
+    );
+    expect(e).toBeInstanceOf(RefreshTokenError);
+    expect(e).toMatchObject({ action: 'refresh_token', code: '19' });
+    expect(first.isDone()).toBe(true);
+
+    const later = nock(GW)
+      .post('/routerjson', reading('1'))
+      .reply(200, stocks({ skuId: 1, stockNum: 5 }))
+      .post('/routerjson', reading('2'))
+      .reply(200, fail('2', 'App Call Limited'));
+    const results = await connector().readStock!([
+      { listingId: '1' },
+      { listingId: '2' },
+      { listingId: '3' },
+    ]);
+    expect(later.isDone()).toBe(true);
+    expect(results).toEqual([
+      { listing: { listingId: '1' }, ok: true, quantity: 5 },
+      {
+        listing: { listingId: '2' },
+        ok: false,
+        error: expect.stringMatching(/^sku 2: JOS .* -> 2: JOS call limit/),
+      },
+      {
+        listing: { listingId: '3' },
+        ok: false,
+        error: expect.stringMatching(/^sku 3: JOS .* -> 2: JOS call limit/),
+      },
+    ]);
+  });
+});
+
 describe('shipment', () => {
   const reply = (success: boolean, zh = '') =>
     wrap('jingdong.pop.order.shipment', { sopjosshipment_result: { success, chineseErrCode: zh } });

@@ -179,6 +179,54 @@ describe('JD sandbox over HTTP', () => {
     expect(s.listings().find((l) => l.skuId === x.skuId)?.quantity).toBe(4);
   });
 
+  it('reads back pushed stock and a sale; unknown SKUs fail alone; reads go through the gateway rules', async () => {
+    const t = manualClock();
+    const s = await sandbox({ now: t.nowMs });
+    const c = connect(s, t.clock);
+    const [x, y] = s.listings() as [{ skuId: string; quantity: number }, { skuId: string; quantity: number }];
+    const atStore = { listingId: y.skuId, locationId: '7' };
+    await c.pushStock([
+      { listing: { listingId: x.skuId }, quantity: 6 },
+      { listing: atStore, quantity: 9 },
+    ]);
+    const listings = [
+      { listingId: x.skuId },
+      { listingId: '123' },
+      atStore,
+      { listingId: y.skuId, locationId: '8' },
+    ];
+    expect(await c.readStock!(listings)).toEqual([
+      { listing: listings[0], ok: true, quantity: 6 },
+      { listing: listings[1], ok: false, error: expect.stringMatching(/^sku 123: .*10100010/) },
+      { listing: atStore, ok: true, quantity: 9 },
+      { listing: listings[3], ok: false, error: `sku ${y.skuId} at store 8 not found on JD` },
+    ]);
+    expect(
+      s.calls.filter((k) => k.method === 'jingdong.stock.read.findSkuStock').map((k) => k.params),
+    ).toEqual([x.skuId, '123', y.skuId, y.skuId].map((skuId) => ({ skuId })));
+
+    s.sell(x.skuId, 4);
+    expect(await c.readStock!([{ listingId: x.skuId }])).toEqual([
+      { listing: { listingId: x.skuId }, ok: true, quantity: 2 },
+    ]);
+
+    // Same gateway as every method: a bad secret is refused, the call limit applies.
+    await expect(
+      connect(s, t.clock, { appSecret: 'wrong' }).readStock!([{ listingId: x.skuId }]),
+    ).rejects.toMatchObject({ action: 'config_error', code: '12' });
+    const limited = await sandbox({ now: t.nowMs, throttle: { capacity: 1, refillPerSecond: 0 } });
+    const read = await connect(limited, t.clock).readStock!(
+      limited
+        .listings()
+        .slice(0, 2)
+        .map((l) => ({ listingId: l.skuId })),
+    );
+    expect(read.map((r) => (r.ok ? r.quantity : r.error))).toEqual([
+      100,
+      expect.stringMatching(/ -> 2: JOS call limit/),
+    ]);
+  });
+
   it('delivers a signed message the connector verifies; a tampered copy is rejected', async () => {
     const t = manualClock();
     const r = await receiver();

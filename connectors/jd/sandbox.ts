@@ -17,6 +17,9 @@
  * - `jingdong.pop.order.get` (`order_id`, `optional_fields`) -> `orderDetailInfo {apiResult, orderInfo}`
  *   (orderInfo null for an unknown order);
  * - `jingdong.stock.write.updateSkuStock` (`skuId`, `stockNum`, `storeId`) -> `{success: true}`;
+ * - `jingdong.stock.read.findSkuStock` (`skuId`) -> `skuStocks: [{skuId, stockNum, storeId?}]`: one
+ *   entry, the SKU's current quantity (one per SKU here, no stores), with the `storeId` of the
+ *   SKU's last push if it had one; an unknown SKU is the `10100010` refusal of the update;
  * - `jingdong.pop.order.shipment` (`order_id`, `logiCoprId`, `logiNo`) -> `sopjosshipment_result`.
  *
  * Errors: `error_response {code, zh_desc, en_desc}` with the gateway codes of the JOS table (2
@@ -139,6 +142,7 @@ const METHODS = new Set([
   'jingdong.pop.order.search',
   'jingdong.pop.order.get',
   'jingdong.stock.write.updateSkuStock',
+  'jingdong.stock.read.findSkuStock',
   'jingdong.pop.order.shipment',
 ]);
 const NAMES = ['纯棉T恤', '绿茶礼盒', '陶瓷马克杯', '运动袜', '台灯', '帆布包'];
@@ -173,6 +177,8 @@ export class JdSandbox {
   private readonly opts: Required<Omit<JdSandboxOptions, 'webhookUrl'>> & { webhookUrl?: string };
   private readonly orders = new Map<string, OrderRec>();
   private readonly stock = new Map<string, number>();
+  /** `storeId` of each SKU's last push that named one. */
+  private readonly storeOf = new Map<string, string>();
   private readonly inflight = new Set<http.ClientRequest>();
   private server: http.Server | undefined;
   private baseUrl: string | undefined;
@@ -510,6 +516,8 @@ export class JdSandbox {
         return this.get(b);
       case 'jingdong.stock.write.updateSkuStock':
         return this.updateStock(b);
+      case 'jingdong.stock.read.findSkuStock':
+        return this.findStock(b);
       default:
         return this.shipment(b);
     }
@@ -587,8 +595,21 @@ export class JdSandbox {
     if (!this.stock.has(skuId)) throw new JosFault('10100010', 'SKU不存在或不属于该商家', 'sku not exist');
     this.stock.set(skuId, qty);
     const storeId = str(b.storeId);
+    if (storeId) this.storeOf.set(skuId, storeId);
     this.pushes.push({ skuId, ...(storeId ? { storeId } : {}), quantity: qty, at: this.opts.now() });
     return { success: true };
+  }
+
+  private findStock(b: Record<string, unknown>): Record<string, unknown> {
+    const skuId = str(b.skuId);
+    const qty = this.stock.get(skuId);
+    if (qty === undefined) throw new JosFault('10100010', 'SKU不存在或不属于该商家', 'sku not exist');
+    const storeId = this.storeOf.get(skuId);
+    // Java Longs in JOS answers: JSON numbers (text beyond 2^53, which JSON numbers cannot hold here).
+    const long = (t: string) => (Number.isSafeInteger(Number(t)) ? Number(t) : t);
+    return {
+      skuStocks: [{ skuId: long(skuId), stockNum: qty, ...(storeId ? { storeId: long(storeId) } : {}) }],
+    };
   }
 
   private shipment(b: Record<string, unknown>): Record<string, unknown> {

@@ -30,6 +30,7 @@ export const RESPONSE_KEYS = {
   'pdd.order.number.list.increment.get': 'order_sn_increment_get_response', // [V] SDK docs
   'pdd.order.information.get': 'order_info_get_response', // [V] SDK docs
   'pdd.goods.quantity.update': 'goods_quantity_update_response', // [V] pdd crate
+  'pdd.goods.detail.get': 'goods_detail_get_response', // [V] pdd crate
   'pdd.logistics.online.send': 'logistics_online_send_response', // [S] SDK sources
 } as const;
 

@@ -254,6 +254,8 @@ class PinduoduoConnector implements Connector {
 
   pushStock: Connector['pushStock'] = (updates) => this.stock.push(updates);
 
+  readStock: NonNullable<Connector['readStock']> = (listings) => this.stock.read(listings);
+
   confirmShipment: Connector['confirmShipment'] = (s) => confirmPddShipment(this.client, this.config, s);
 
   parseWebhook: Connector['parseWebhook'] = (raw) =>

@@ -412,6 +412,93 @@ describe('fetchOrder, stock, shipment', () => {
     ]);
   });
 
+  // goods_detail_get_response as PDD writes it (bare LONG ids; fields per the SDK types).
+  const detail = (goodsId: string, skus: [string, number][]) =>
+    `{"goods_detail_get_response":{"goods_id":${goodsId},"goods_name":"夏季纯棉T恤","status":1,` +
+    `"sku_list":[${skus
+      .map(
+        ([id, q]) =>
+          `{"sku_id":${id},"out_sku_sn":"SKU-${id}","is_onsale":1,"multi_price":990,"quantity":${q},"reserve_quantity":0}`,
+      )
+      .join(',')}],"request_id":"r"}}`;
+
+  it('reads quantities with one signed pdd.goods.detail.get per goods, in input order', async () => {
+    const sent: Record<string, string>[] = [];
+    const record = (type: string) => (b: unknown) => {
+      sent.push(form(b));
+      return is(type)(b);
+    };
+    const scope = nock(GW)
+      .post('/api/router', record('pdd.goods.detail.get'))
+      .reply(
+        200,
+        detail('612000000001', [
+          ['1234500000000', 7],
+          ['1234500000001', 0],
+        ]),
+      )
+      .post('/api/router', record('pdd.goods.detail.get'))
+      .reply(200, fail(52101, '商品不存在'))
+      .post('/api/router', record('pdd.goods.detail.get'))
+      // A SKU id beyond 2^53 stays exact.
+      .reply(200, detail('612000000002', [['9007199254740993', 42]]));
+    const r = await connector().readStock!([
+      { listingId: '612000000001:1234500000001' },
+      { listingId: '612000000009:1' },
+      { listingId: '612000000001:1234500000000' },
+      { listingId: 'nope' },
+      { listingId: '612000000001:1234500000099' },
+      { listingId: '612000000002:9007199254740993' },
+    ]);
+    expect(scope.isDone()).toBe(true);
+    expect(sent.map((f) => f.goods_id)).toEqual(['612000000001', '612000000009', '612000000002']);
+    for (const { sign, ...rest } of sent) {
+      expect(rest).toMatchObject({ type: 'pdd.goods.detail.get', access_token: 'test_token' });
+      expect(sign).toBe(signPdd(rest, 'testsecret'));
+    }
+    expect(r.map((x) => x.listing.listingId)).toEqual([
+      '612000000001:1234500000001',
+      '612000000009:1',
+      '612000000001:1234500000000',
+      'nope',
+      '612000000001:1234500000099',
+      '612000000002:9007199254740993',
+    ]);
+    expect(r[0]).toEqual({ listing: { listingId: '612000000001:1234500000001' }, ok: true, quantity: 0 });
+    expect(r[2]).toMatchObject({ ok: true, quantity: 7 });
+    expect(r[5]).toMatchObject({ ok: true, quantity: 42 });
+    expect(r[1]).toMatchObject({ ok: false, error: expect.stringMatching(/goods 612000000009: .*52101/) });
+    expect(r[3]).toMatchObject({ ok: false, error: expect.stringContaining('"nope"') });
+    expect(r[4]).toMatchObject({ ok: false, error: expect.stringContaining('1234500000099') });
+  });
+
+  it('throws when the first read fails as a whole; fails the rest when a later one does', async () => {
+    const first = nock(GW)
+      .post('/api/router', is('pdd.goods.detail.get'))
+      .reply(200, fail(10019, 'access_token已过期'));
+    await expect(
+      connector().readStock!([{ listingId: '1:11' }, { listingId: '2:21' }]),
+    ).rejects.toBeInstanceOf(RefreshTokenError);
+    expect(first.isDone()).toBe(true);
+    const scope = nock(GW)
+      .post('/api/router', is('pdd.goods.detail.get', { goods_id: '1' }))
+      .reply(200, detail('1', [['11', 5]]))
+      .post('/api/router', is('pdd.goods.detail.get', { goods_id: '2' }))
+      .reply(200, fail(70031, '调用过于频繁'));
+    const r = await connector().readStock!([
+      { listingId: '1:11' },
+      { listingId: '2:21' },
+      { listingId: '3:31' },
+    ]);
+    expect(scope.isDone()).toBe(true);
+    expect(r.map((x) => (x.ok ? x.quantity : x.error.match(/goods \d+( not read)?/)?.[0]))).toEqual([
+      5,
+      'goods 2',
+      'goods 3 not read',
+    ]);
+    expect(r.every((x) => x.ok || x.error.includes('70031'))).toBe(true);
+  });
+
   it('confirms a shipment with the configured logistics_id; refusals are not errors', async () => {
     const scope = nock(GW)
       .post(

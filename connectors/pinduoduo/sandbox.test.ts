@@ -200,6 +200,41 @@ describe('pinduoduo connector against the sandbox', () => {
     ]);
   });
 
+  it('reads back what was pushed, one pdd.goods.detail.get per goods; a sale shows as a decrement', async () => {
+    const t = manualClock();
+    const s = await sandbox({ now: t.nowMs });
+    // Listings come goods by goods, three SKUs each: a and b share a goods, d is the next goods.
+    const [a, b, , d] = s.listings().map((l) => ({ listingId: l.listingId }));
+    const goodsOf = (l: { listingId: string }) => l.listingId.split(':')[0]!;
+    const c = connect(s, t.clock);
+    await c.pushStock([
+      { listing: a!, quantity: 9 },
+      { listing: d!, quantity: 4 },
+    ]);
+    await expect(c.readStock!([a!, d!])).resolves.toEqual([
+      { listing: a, ok: true, quantity: 9 },
+      { listing: d, ok: true, quantity: 4 },
+    ]);
+    s.sell(a!.listingId, 2);
+    const before = s.calls.length;
+    const unknownSku = { listingId: `${goodsOf(a!)}:999` };
+    const unknownGoods = { listingId: '612999999999:1' };
+    const r = await c.readStock!([a!, unknownGoods, d!, b!, unknownSku]);
+    expect(r.slice(0, 4)).toEqual([
+      { listing: a, ok: true, quantity: 7 },
+      { listing: unknownGoods, ok: false, error: expect.stringContaining('52101') },
+      { listing: d, ok: true, quantity: 4 },
+      { listing: b, ok: true, quantity: 100 },
+    ]);
+    expect(r[4]).toEqual({ listing: unknownSku, ok: false, error: expect.stringContaining('SKU 999') });
+    expect(s.calls.slice(before).map((x) => [x.type, x.params.goods_id, x.code])).toEqual([
+      ['pdd.goods.detail.get', goodsOf(a!), undefined],
+      ['pdd.goods.detail.get', '612999999999', 52101],
+      ['pdd.goods.detail.get', goodsOf(d!), undefined],
+    ]);
+    expect(s.quantity(a!.listingId)).toBe(7);
+  });
+
   it('delivers a signed PMC message that verifies; a tampered one is rejected', async () => {
     const got: { headers: http.IncomingHttpHeaders; body: Buffer }[] = [];
     const server = http.createServer((req, res) => {

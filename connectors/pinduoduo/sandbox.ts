@@ -12,6 +12,7 @@
  * Served APIs: `pdd.order.number.list.increment.get` (window <= 30 min, last 90 days, `page` /
  * `page_size` <= 100, updated-descending order, full orders), `pdd.order.information.get`,
  * `pdd.goods.quantity.update` (`update_type` 1 absolute / 2 relative, never below 0),
+ * `pdd.goods.detail.get` (the goods with its `sku_list` and current quantities),
  * `pdd.logistics.online.send`. Orders carry 店铺券 (`seller_discount`), 平台补贴
  * (`platform_discount`), occasional 团长免单 and 改价, postage, `gift_list` gifts, unformed groups,
  * cancellations (refunded before shipping) and after-sales. PMC messages are POSTed to
@@ -132,6 +133,7 @@ const APIS = new Set([
   'pdd.order.number.list.increment.get',
   'pdd.order.information.get',
   'pdd.goods.quantity.update',
+  'pdd.goods.detail.get',
   'pdd.logistics.online.send',
 ]);
 /** The sandbox's own copy of PDD's wrapper keys (not derivable from the API name). */
@@ -139,6 +141,7 @@ const WRAPPERS: Record<string, string> = {
   'pdd.order.number.list.increment.get': 'order_sn_increment_get_response',
   'pdd.order.information.get': 'order_info_get_response',
   'pdd.goods.quantity.update': 'goods_quantity_update_response',
+  'pdd.goods.detail.get': 'goods_detail_get_response',
   'pdd.logistics.online.send': 'logistics_online_send_response',
 };
 
@@ -488,6 +491,8 @@ export class PddSandbox {
         return { order_info: this.orderView(this.orderOf(p.order_sn)) };
       case 'pdd.goods.quantity.update':
         return this.quantityUpdate(p);
+      case 'pdd.goods.detail.get':
+        return this.goodsDetail(p);
       default:
         return this.onlineSend(p);
     }
@@ -571,6 +576,32 @@ export class PddSandbox {
     this.stock.set(key, next);
     this.pushes.push({ goodsId, skuId, quantity: next, updateType, at: this.opts.now() });
     return { is_success: true };
+  }
+
+  /**
+   * The goods fields a stock read needs, named and typed as in the SDK types of
+   * `goods_detail_get_response` (group price in fen, ids bare): `status` 1 on sale / 3 sold out.
+   */
+  private goodsDetail(p: Record<string, string>): Record<string, unknown> {
+    const goodsId = String(this.int(p, 'goods_id', true));
+    const g = [...this.goods, this.giftGoods].find((x) => x.goodsId === goodsId);
+    if (!g) throw new PddFault(52101, '商品不存在', `商品 ${goodsId} 不存在`);
+    const skus = g.skus.map((sku) => ({ sku, quantity: this.stock.get(`${goodsId}:${sku.skuId}`) ?? 0 }));
+    return {
+      goods_id: new Bare(goodsId),
+      goods_name: g.name,
+      outer_goods_id: g.outerGoodsId,
+      status: skus.some((x) => x.quantity > 0) ? 1 : 3,
+      sku_list: skus.map(({ sku, quantity }) => ({
+        sku_id: new Bare(sku.skuId),
+        out_sku_sn: sku.outerId,
+        spec: [{ parent_name: '规格', spec_name: sku.spec }],
+        is_onsale: 1,
+        multi_price: sku.priceFen,
+        quantity,
+        reserve_quantity: 0,
+      })),
+    };
   }
 
   private onlineSend(p: Record<string, string>): Record<string, unknown> {

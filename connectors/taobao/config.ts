@@ -10,6 +10,12 @@ export const DEFAULT_GATEWAY = 'https://eco.taobao.com/router/rest';
 /** `taobao.skus.quantity.update` takes at most 20 SKUs per call (notes §3.6 [V]). */
 export const MAX_SKUS_PER_CALL = 20;
 
+/**
+ * `taobao.items.seller.list.get` takes at most 20 `num_iids` per call (the official SDK's request
+ * check) [S].
+ */
+export const MAX_ITEMS_PER_READ = 20;
+
 /** TOP returns trades modified in the last 3 months only (notes §3.3 [V]). */
 export const MAX_LOOKBACK_DAYS = 90;
 

@@ -283,6 +283,7 @@ class TaobaoConnector implements Connector {
   }
 
   pushStock: Connector['pushStock'] = (updates) => this.stock.push(updates);
+  readStock: NonNullable<Connector['readStock']> = (listings) => this.stock.read(listings);
   confirmShipment: Connector['confirmShipment'] = (s) => confirmTaobaoShipment(this.client, s);
 
   parseWebhook: Connector['parseWebhook'] = (raw) =>

@@ -20,7 +20,7 @@ export const taobaoDescriptor: ConnectorDescriptor<typeof taobaoConfigSchema> = 
     replyWithinMs: 5000,
   },
   limits: TAOBAO_LIMITS,
-  capabilities: { compareAndSet: false, readStock: false, fullOrderWebhooks: false },
+  capabilities: { compareAndSet: false, readStock: true, fullOrderWebhooks: false },
 };
 
 export const taobao = defineConnector({

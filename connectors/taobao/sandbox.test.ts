@@ -332,6 +332,51 @@ describe('stock push against the sandbox', () => {
   });
 });
 
+describe('stock read against the sandbox', () => {
+  it('reads back pushed quantities in one call; sales and edits show; unknown listings fail alone', async () => {
+    const t = manualClock();
+    const s = await sandbox({ now: t.nowMs });
+    const c = connect(s, t.clock);
+    const item = s.items[0]!;
+    const plain = s.items.find((i) => i.skus.length === 0)!;
+    const sku0 = `${item.numIid}:${item.skus[0]!.skuId}`;
+    const pushed = await c.pushStock([
+      { listing: { listingId: sku0 }, quantity: 5 },
+      { listing: { listingId: plain.numIid }, quantity: 42 },
+    ]);
+    expect(pushed.map((r) => r.status)).toEqual(['ok', 'ok']);
+    const before = s.calls.length;
+    const read = await c.readStock!(
+      [sku0, plain.numIid, `${item.numIid}:999`, '600999999999', item.numIid].map((listingId) => ({
+        listingId,
+      })),
+    );
+    // The item listing reads the item's num: the sum of its SKUs (5 + 100 + 100).
+    expect(read.map((r) => (r.ok ? r.quantity : null))).toEqual([5, 42, null, null, 205]);
+    expect(s.calls.slice(before)).toEqual([
+      {
+        method: 'taobao.items.seller.list.get',
+        params: expect.objectContaining({
+          num_iids: `${item.numIid},${plain.numIid},600999999999`,
+          fields: 'num_iid,num,sku',
+        }),
+      },
+    ]);
+
+    s.sell(sku0, 2);
+    s.sell(plain.numIid, 40);
+    s.setQuantity(`${item.numIid}:${item.skus[1]!.skuId}`, 7);
+    const after = await c.readStock!(
+      [sku0, plain.numIid, `${item.numIid}:${item.skus[1]!.skuId}`].map((listingId) => ({ listingId })),
+    );
+    expect(after.map((r) => (r.ok ? r.quantity : null))).toEqual([3, 2, 7]);
+
+    s.faults({ rate429: 1 });
+    await expect(c.readStock!([{ listingId: sku0 }])).rejects.toBeInstanceOf(RateLimitedError);
+    s.faults(null);
+  });
+});
+
 describe('TMC hints from the sandbox', () => {
   it('delivers a signed hint that verifies and names the trade; tampered or foreign copies are rejected', async () => {
     const t = manualClock();

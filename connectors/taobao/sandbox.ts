@@ -10,7 +10,8 @@
  * Served methods: `taobao.trades.sold.increment.get` (window <= 1 day, last 90 days, page_no /
  * page_size <= 100, `use_has_next`, modified-descending order, partial trades honouring
  * `fields`), `taobao.trade.fullinfo.get`, `taobao.refund.get`, `taobao.item.quantity.update`,
- * `taobao.skus.quantity.update` (<= 20 SKUs, all or nothing), `taobao.logistics.offline.send`.
+ * `taobao.skus.quantity.update` (<= 20 SKUs, all or nothing), `taobao.items.seller.list.get`
+ * (<= 20 `num_iids`, unknown ids left out, `fields` honoured), `taobao.logistics.offline.send`.
  * Orders carry item discounts, 满减 / store coupons split per line with `part_mjz_discount`
  * (half-up, remainder on the last line: the docs' 5.00 over 79/119 -> 1.99/3.01), 改价
  * (`adjust_fee`), zero-price gift sub-orders, 满就送 gift items, cancellations and refunds.
@@ -159,6 +160,7 @@ const METHODS = new Set([
   'taobao.refund.get',
   'taobao.item.quantity.update',
   'taobao.skus.quantity.update',
+  'taobao.items.seller.list.get',
   'taobao.logistics.offline.send',
 ]);
 const NAMES = ['纯棉T恤', 'Thé vert 绿茶', '陶瓷马克杯', '运动袜', '台灯', '帆布包'];
@@ -530,6 +532,8 @@ export class TaobaoSandbox {
         return this.itemQuantityUpdate(p);
       case 'taobao.skus.quantity.update':
         return this.skusQuantityUpdate(p);
+      case 'taobao.items.seller.list.get':
+        return this.itemsSellerListGet(p);
       default:
         return this.offlineSend(p);
     }
@@ -726,6 +730,58 @@ export class TaobaoSandbox {
       });
     }
     return { item: { num_iid: numIid, num: this.itemTotal(item), modified: topTime(this.opts.now()) } };
+  }
+
+  /**
+   * The seller's own items by `num_iids` (<= 20); ids it does not know are left out, not an error.
+   * `fields` picks item fields; `sku` returns every SKU field under `skus.sku`, `sku.<f>` only
+   * those.
+   */
+  private itemsSellerListGet(p: Record<string, string>): Record<string, unknown> {
+    const fields = this.need(p, 'fields')
+      .split(',')
+      .map((f) => f.trim());
+    const ids = this.need(p, 'num_iids')
+      .split(',')
+      .map((id) => id.trim());
+    if (ids.length > 20) throw this.invalid('num_iids', 'at most 20 num_iids per call');
+    const skuFields = fields.filter((f) => f.startsWith('sku.')).map((f) => f.slice(4));
+    const pick = (o: Record<string, unknown>, keep: (k: string) => boolean) =>
+      Object.fromEntries(Object.entries(o).filter(([k]) => keep(k)));
+    const found = [...this.items, ...this.giftItems].filter((i) => ids.includes(i.numIid));
+    if (found.length === 0) return {};
+    return {
+      items: {
+        item: found.map((item) => {
+          const skus = item.skus.map((k) =>
+            pick(
+              {
+                sku_id: k.skuId,
+                num_iid: item.numIid,
+                outer_id: k.outerId,
+                price: fen(k.priceFen),
+                quantity: this.stock.get(this.listingOf(item, k)) ?? 0,
+                status: 'normal',
+              },
+              (f) => fields.includes('sku') || skuFields.includes(f),
+            ),
+          );
+          const full: Record<string, unknown> = {
+            num_iid: item.numIid,
+            title: item.title,
+            outer_id: item.outerId,
+            price: fen(item.priceFen),
+            num: this.itemTotal(item),
+          };
+          return {
+            ...pick(full, (f) => fields.includes(f)),
+            ...(skus.length > 0 && (fields.includes('sku') || skuFields.length > 0)
+              ? { skus: { sku: skus } }
+              : {}),
+          };
+        }),
+      },
+    };
   }
 
   private offlineSend(p: Record<string, string>): Record<string, unknown> {

@@ -12,10 +12,24 @@
  * `item.quantity.update` and each gets its own result (at most n+1 calls for a batch of n).
  * A whole-call failure (throttle, session, network) of the first request throws (nothing
  * applied); later ones mark that request's items `failed` with the error's action.
+ *
+ * Read (`readStock`): `taobao.items.seller.list.get` with `num_iids` (at most 20 per call, each
+ * item once however many of its SKUs are asked for) and `fields=num_iid,num,sku` (the field is
+ * `sku`, the answer `skus.sku[]`). An item listing reads the item's `num`, a SKU listing that
+ * SKU's `quantity`. TOP answers an unknown or foreign `num_iid` with no item rather than an error
+ * [S], so a listing whose item or (non-deleted) SKU is missing reads `ok: false` alone. Whole-call
+ * failures follow the push rule: the first call throws, a later one marks its listings `ok: false`.
  */
-import { ConnectorError, type PushResult, type RateLimitedError, type StockUpdate } from '../contract.js';
+import {
+  ConnectorError,
+  type ListingRef,
+  type PushResult,
+  type RateLimitedError,
+  type StockReading,
+  type StockUpdate,
+} from '../contract.js';
 import type { TopClient } from './client.js';
-import { MAX_SKUS_PER_CALL } from './config.js';
+import { MAX_ITEMS_PER_READ, MAX_SKUS_PER_CALL } from './config.js';
 
 interface Prepared {
   index: number;
@@ -25,6 +39,19 @@ interface Prepared {
 }
 
 const LISTING_RE = /^(\d{1,20})(?::(\d{1,20}))?$/;
+
+/** What `readStock` asks `taobao.items.seller.list.get` for. */
+export const READ_FIELDS = 'num_iid,num,sku';
+
+/** An item of `items.seller.list.get` as far as the read uses it (ids are strings: `parseTopJson`). */
+interface TopItem {
+  num_iid?: string;
+  num?: number;
+  skus?: { sku?: { sku_id?: string; quantity?: number; status?: string }[] };
+}
+
+const badListingId = (id: string) =>
+  `listing id must be <num_iid> or <num_iid>:<sku_id>, got ${JSON.stringify(id)}`;
 
 export class TaobaoStockPusher {
   private sent = 0;
@@ -44,7 +71,7 @@ export class TaobaoStockPusher {
           action: 'config_error',
           message: m
             ? `quantity must be a whole number >= 0, got ${update.quantity}`
-            : `listing id must be <num_iid> or <num_iid>:<sku_id>, got ${JSON.stringify(update.listing.listingId)}`,
+            : badListingId(update.listing.listingId),
         };
         return;
       }
@@ -64,6 +91,47 @@ export class TaobaoStockPusher {
     return results.map(
       (r, i) => r ?? { listing: updates[i]!.listing, status: 'failed', action: 'retry', message: 'not sent' },
     );
+  }
+
+  async read(listings: readonly ListingRef[]): Promise<StockReading[]> {
+    const out: StockReading[] = [];
+    const byItem = new Map<string, { index: number; skuId?: string }[]>();
+    listings.forEach((listing, index) => {
+      const m = LISTING_RE.exec(listing.listingId);
+      if (!m) {
+        out[index] = { listing, ok: false, error: badListingId(listing.listingId) };
+        return;
+      }
+      const list = byItem.get(m[1]!) ?? [];
+      list.push({ index, ...(m[2] ? { skuId: m[2] } : {}) });
+      byItem.set(m[1]!, list);
+    });
+    const numIids = [...byItem.keys()];
+    for (let start = 0; start < numIids.length; start += MAX_ITEMS_PER_READ) {
+      const part = numIids.slice(start, start + MAX_ITEMS_PER_READ);
+      let items: Map<string, TopItem> | undefined;
+      let failure: string | undefined;
+      try {
+        const res = await this.client.call('taobao.items.seller.list.get', {
+          num_iids: part.join(','),
+          fields: READ_FIELDS,
+        });
+        const list = (res.items as { item?: unknown } | undefined)?.item;
+        items = new Map((Array.isArray(list) ? (list as TopItem[]) : []).map((i) => [String(i.num_iid), i]));
+      } catch (err) {
+        if (start === 0 || !(err instanceof ConnectorError)) throw err;
+        failure = err.message;
+      }
+      for (const numIid of part) {
+        for (const { index, skuId } of byItem.get(numIid)!) {
+          const listing = listings[index]!;
+          out[index] = items
+            ? reading(listing, skuId, items.get(numIid))
+            : { listing, ok: false, error: failure! };
+        }
+      }
+    }
+    return out;
   }
 
   private async batch(chunk: Prepared[], results: (PushResult | undefined)[]): Promise<void> {
@@ -129,6 +197,20 @@ function chunks(group: Prepared[]): Prepared[][] {
   }
   // A later chunk must not overtake an earlier value of the same SKU: chunks run in creation order.
   return out.map((c) => c.items);
+}
+
+function reading(listing: ListingRef, skuId: string | undefined, item: TopItem | undefined): StockReading {
+  const sku = item?.skus?.sku?.find((s) => String(s.sku_id) === skuId && s.status !== 'delete');
+  const q = skuId === undefined ? item?.num : sku?.quantity;
+  if (typeof q === 'number' && Number.isInteger(q) && q >= 0) return { listing, ok: true, quantity: q };
+  const why = !item
+    ? "item not returned by items.seller.list.get (unknown, deleted or not this seller's)"
+    : skuId === undefined
+      ? 'item returned without a num'
+      : sku
+        ? 'SKU returned without a quantity'
+        : 'SKU not on the item (unknown or deleted)';
+  return { listing, ok: false, error: `Taobao listing ${JSON.stringify(listing.listingId)}: ${why}` };
 }
 
 function ok(p: Prepared): PushResult {

@@ -2,6 +2,7 @@
  * The Taobao connector at its HTTP edge, against nock: TOP's documented request form and response
  * shapes, net connect disabled, every scope asserted done.
  */
+import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import axios from 'axios';
 import nock from 'nock';
@@ -56,8 +57,9 @@ const ok = (name: string, payload: unknown) => ({
 const fail = (code: number, msg: string, sub_code?: string, sub_msg?: string) => ({
   error_response: { code, msg, sub_code, sub_msg, request_id: 'r2' },
 });
-/** JSON as TOP writes it: tids as bare 19-digit numbers (beyond 2^53). */
-const topText = (payload: unknown) => JSON.stringify(payload).replace(/"(tid|oid)":"(\d+)"/g, '"$1":$2');
+/** JSON as TOP writes it: ids as bare numbers, even 19-digit ones (beyond 2^53). */
+const topText = (payload: unknown) =>
+  JSON.stringify(payload).replace(/"(tid|oid|num_iid|sku_id)":"(\d+)"/g, '"$1":$2');
 const example = readFileSync(new URL('./fixtures/trade-worked-example.json', import.meta.url), 'utf8');
 
 async function collect(gen: AsyncGenerator<OrderPage>): Promise<OrderPage[]> {
@@ -416,6 +418,140 @@ describe('stock push', () => {
       { listing: { listingId: '600' }, status: 'ok', quantity: 1 },
       expect.objectContaining({ status: 'failed', action: 'rate_limited', retryAfterMs: 3000 }),
     ]);
+  });
+});
+
+describe('stock read', () => {
+  const ref = (listingId: string) => ({ listingId });
+  const item = (numIid: string, num: number, skus?: [string, number][]) => ({
+    num_iid: numIid,
+    num,
+    ...(skus
+      ? { skus: { sku: skus.map(([sku_id, quantity]) => ({ sku_id, quantity, status: 'normal' })) } }
+      : {}),
+  });
+  const listReply = (items: unknown[]) =>
+    topText(ok('items_seller_list_get', items.length > 0 ? { items: { item: items } } : {}));
+
+  it('one signed items.seller.list.get per 20 items: item num, SKU quantity (exact ids); missing ones fail alone, in order', async () => {
+    let sent: Record<string, string> = {};
+    const scope = nock(GW)
+      .post('/router/rest', (b) => {
+        sent = form(b);
+        return true;
+      })
+      .reply(
+        200,
+        listReply([
+          // 9007199254740993 is 2^53 + 1: as a JS number it would read ...992 and not match.
+          item('600000000001', 10, [
+            ['5000000000001', 7],
+            ['9007199254740993', 3],
+          ]),
+          item('600000000002', 42),
+        ]),
+      );
+    const listings = [
+      '600000000001:5000000000001',
+      '600000000002',
+      '600000000001:5000000000999',
+      'bad id',
+      '600000000003',
+      '600000000001:9007199254740993',
+      '600000000001',
+    ].map(ref);
+    const r = await connector().readStock!(listings);
+    expect(scope.isDone()).toBe(true);
+    expect(sent).toMatchObject({
+      method: 'taobao.items.seller.list.get',
+      num_iids: '600000000001,600000000002,600000000003',
+      fields: 'num_iid,num,sku',
+      session: 'test',
+      sign_method: 'hmac-sha256',
+    });
+    // The signature computed here, independently of signTop: HMAC-SHA256 over sorted key+value.
+    const { sign, ...rest } = sent;
+    const joined = Object.keys(rest)
+      .sort()
+      .map((k) => `${k}${rest[k]}`)
+      .join('');
+    expect(sign).toBe(createHmac('sha256', 'helloworld').update(joined, 'utf8').digest('hex').toUpperCase());
+    expect(r.map((x) => x.listing)).toEqual(listings);
+    expect(r.map((x) => (x.ok ? x.quantity : null))).toEqual([7, 42, null, null, null, 3, 10]);
+    expect(r[2]).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/600000000001:5000000000999.*SKU not on the item/),
+    });
+    expect(r[3]).toMatchObject({ ok: false, error: expect.stringContaining('"bad id"') });
+    expect(r[4]).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/600000000003.*item not returned/),
+    });
+  });
+
+  it('45 items go in calls of 20, 20 and 5, each item once however many of its SKUs are read', async () => {
+    const sent: string[][] = [];
+    const scope = nock(GW)
+      .post('/router/rest', is('taobao.items.seller.list.get'))
+      .times(3)
+      .reply(200, (_u, b) => {
+        const ids = form(b).num_iids!.split(',');
+        sent.push(ids);
+        return listReply(
+          ids.map((id) =>
+            item(id, Number(id) % 1000, [
+              [`${id}1`, 1],
+              [`${id}2`, 2],
+            ]),
+          ),
+        );
+      });
+    const ids = Array.from({ length: 45 }, (_, i) => String(600000000100 + i));
+    const listings = [...ids.map(ref), ref(`${ids[0]}:${ids[0]}2`), ref(`${ids[44]}:${ids[44]}1`)];
+    const r = await connector().readStock!(listings);
+    expect(scope.isDone()).toBe(true);
+    expect(sent.map((x) => x.length)).toEqual([20, 20, 5]);
+    expect(sent.flat()).toEqual(ids);
+    expect(r.map((x) => (x.ok ? x.quantity : null))).toEqual([...ids.map((_, i) => 100 + i), 2, 1]);
+  });
+
+  it('a failed first call throws its classified error; a failed later call fails only its listings', async () => {
+    const first = nock(GW)
+      .post('/router/rest', is('taobao.items.seller.list.get'))
+      .reply(200, fail(27, 'Invalid session', 'invalid-sessionkey'))
+      .post('/router/rest', is('taobao.items.seller.list.get'))
+      .reply(
+        200,
+        fail(
+          7,
+          'App Call Limited',
+          'accesscontrol.limited-by-app-access-count',
+          'This ban will last for 3 more seconds',
+        ),
+      );
+    await expect(connector().readStock!([ref('600')])).rejects.toMatchObject({
+      action: 'refresh_token',
+      code: '27|invalid-sessionkey',
+    });
+    const err = await connector().readStock!([ref('600')]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RateLimitedError);
+    expect(err).toMatchObject({ action: 'rate_limited', retryAfterMs: 3000 });
+    expect(first.isDone()).toBe(true);
+
+    const ids = Array.from({ length: 21 }, (_, i) => String(600000000200 + i));
+    const scope = nock(GW)
+      .post('/router/rest', is('taobao.items.seller.list.get', { num_iids: ids.slice(0, 20).join(',') }))
+      .reply(200, listReply(ids.slice(0, 20).map((id) => item(id, 5))))
+      .post('/router/rest', is('taobao.items.seller.list.get', { num_iids: ids[20]! }))
+      .reply(502, 'Bad Gateway');
+    const r = await connector().readStock!(ids.map(ref));
+    expect(scope.isDone()).toBe(true);
+    expect(r.slice(0, 20).every((x) => x.ok && x.quantity === 5)).toBe(true);
+    expect(r[20]).toEqual({
+      listing: ref(ids[20]!),
+      ok: false,
+      error: expect.stringContaining('TOP taobao.items.seller.list.get -> 502'),
+    });
   });
 });
 

@@ -19,7 +19,7 @@ import { WOO_LIMITS, type WooConfig } from './config.js';
 import { type MappingOptions, mapWooOrder, rawOrderId } from './mapping.js';
 import { decodeCursor, encodeCursor, type PullCursor, pageFacts } from './pagination.js';
 import { confirmWooShipment } from './shipment.js';
-import { pushWooStock } from './stock.js';
+import { pushWooStock, readWooStock } from './stock.js';
 import { parseWooWebhook } from './webhook.js';
 
 const DAY_MS = 86_400_000;
@@ -289,6 +289,7 @@ class WooConnector implements Connector {
 
   pushStock: Connector['pushStock'] = (updates) =>
     pushWooStock(this.client, updates, this.limits.maxStockBatch);
+  readStock: NonNullable<Connector['readStock']> = (listings) => readWooStock(this.client, listings);
   confirmShipment: Connector['confirmShipment'] = (s) =>
     confirmWooShipment(this.client, this.config, this.deps.clock.now(), s);
   parseWebhook: Connector['parseWebhook'] = (raw) =>

@@ -216,6 +216,83 @@ describe('stock against the sandbox', () => {
     expect(sandbox.stocked().find((l) => l.listingId === variation.listingId)?.quantity).toBe(3);
   });
 
+  it('reads back pushed quantities and, after a sale on the store, the decrement', async () => {
+    const { sandbox, url } = await start();
+    const c = connect(sandbox, url);
+    const listings = sandbox.stocked();
+    const simple = listings.find((l) => !l.listingId.includes(':'))!.listingId;
+    const variation = listings.find((l) => l.listingId.includes(':'))!.listingId;
+    const [parent, variationId] = variation.split(':');
+    const pushed = await c.pushStock([
+      { listing: { listingId: simple }, quantity: 7 },
+      { listing: { listingId: variation }, quantity: 3 },
+    ]);
+    expect(pushed.map((p) => p.status)).toEqual(['ok', 'ok']);
+    const refs = [simple, variation, parent!, `${parent}:424242`, variationId!].map((listingId) => ({
+      listingId,
+    }));
+    expect(await c.readStock!(refs)).toEqual([
+      { listing: refs[0], ok: true, quantity: 7 },
+      { listing: refs[1], ok: true, quantity: 3 },
+      {
+        listing: refs[2],
+        ok: false,
+        error: `listing "${parent}": stock not managed (manage_stock false, stock_quantity null)`,
+      },
+      {
+        listing: refs[3],
+        ok: false,
+        error: `listing "${parent}:424242": variation 424242 not found under that product`,
+      },
+      {
+        listing: refs[4],
+        ok: false,
+        error: `listing "${variationId}": product ${variationId} not found (a variation needs "<product id>:<variation id>")`,
+      },
+    ]);
+
+    sandbox.sell(Number(simple), 4);
+    sandbox.sell(Number(variationId), 2);
+    expect(await c.readStock!(refs.slice(0, 2))).toEqual([
+      { listing: refs[0], ok: true, quantity: 3 },
+      { listing: refs[1], ok: true, quantity: 1 },
+    ]);
+    const reads = sandbox.requests
+      .filter((r) => r.method === 'GET')
+      .map((r) => {
+        const q = new URLSearchParams(r.query);
+        return [r.path, q.get('include'), q.get('per_page'), r.status];
+      });
+    expect(reads).toEqual([
+      ['/wp-json/wc/v3/products', `${simple},${parent},${variationId}`, '100', 200],
+      [`/wp-json/wc/v3/products/${parent}/variations`, `${variationId},424242`, '100', 200],
+      ['/wp-json/wc/v3/products', simple, '100', 200],
+      [`/wp-json/wc/v3/products/${parent}/variations`, variationId, '100', 200],
+    ]);
+  });
+
+  it('reads go through the same auth, throttle and fault injection as other calls', async () => {
+    const { sandbox, url } = await start();
+    const [listing] = sandbox.stocked();
+    const refs = [{ listingId: listing!.listingId }];
+    await expect(
+      connect(sandbox, url, { consumerSecret: 'cs_wrong' }).readStock!(refs),
+    ).rejects.toMatchObject({
+      action: 'config_error',
+      status: 401,
+      code: 'woocommerce_rest_authentication_error',
+    });
+    sandbox.faults({ rate429: 1, retryAfterSeconds: 2 });
+    const err = await connect(sandbox, url).readStock!(refs).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RateLimitedError);
+    expect((err as RateLimitedError).retryAfterMs).toBe(2000);
+    sandbox.faults(null);
+    await expect(connect(sandbox, url, { authMode: 'query' }).readStock!(refs)).resolves.toEqual([
+      { listing: refs[0], ok: true, quantity: listing!.quantity },
+    ]);
+    expect(sandbox.faultCounts()['429']).toBe(1);
+  });
+
   it('a store with a lower batch limit answers 413: a config error, nothing applied', async () => {
     const { sandbox, url } = await start({ batchLimit: 2 });
     const ids = sandbox

@@ -13,6 +13,8 @@
  *   dates_are_gmt, status (any|list), orderby date|id|include|title|slug, order asc|desc;
  *   `X-WP-Total`, `X-WP-TotalPages`, `Link` with rel=prev/next)
  * - `GET|PUT /wc/v3/orders/{id}`, `GET /wc/v3/orders/{id}/refunds`, `POST /wc/v3/orders/{id}/notes`
+ * - `GET /wc/v3/products`, `GET /wc/v3/products/{id}/variations` (include, page, per_page 1..100;
+ *   product / variation objects with `manage_stock`, `stock_quantity`, `stock_status`)
  * - `POST /wc/v3/products/batch`, `POST /wc/v3/products/{id}/variations/batch` (<= 100 items,
  *   per-item `error` objects)
  * - `POST /wc-shipment-tracking/v3/orders/{id}/shipment-trackings` (the extension)
@@ -134,6 +136,53 @@ function cents(n: number): string {
 /** Half-up percentage of an amount in cents, basis points. */
 function pct(amount: number, bp: number): number {
   return Math.floor((amount * bp + 5000) / 10000);
+}
+
+/** `per_page` (1..100, default 10) and `page` (>= 1, default 1), validated as WordPress does. */
+function pageParams(q: URLSearchParams): { perPage: number; page: number } {
+  const intParam = (name: string, def: number, min: number, max: number): number => {
+    const v = q.get(name);
+    if (v === null) return def;
+    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
+      throw new HttpError(
+        400,
+        'rest_invalid_param',
+        `Invalid parameter(s): ${name} (${name} must be between ${min} (inclusive) and ${max} (inclusive))`,
+      );
+    }
+    return Number(v);
+  };
+  return { perPage: intParam('per_page', 10, 1, 100), page: intParam('page', 1, 1, Number.MAX_SAFE_INTEGER) };
+}
+
+/** One page of a list; a page past the last one is a 400, as `WP_REST_Posts_Controller` answers. */
+function pageOf<T>(list: T[], page: number, perPage: number): T[] {
+  if (page > Math.ceil(list.length / perPage) && list.length > 0) {
+    throw new HttpError(
+      400,
+      'rest_post_invalid_page_number',
+      'The page number requested is larger than the number of pages available.',
+    );
+  }
+  return list.slice((page - 1) * perPage, page * perPage);
+}
+
+/** An id-list parameter (`include=1,2` or `include[]=1&include[]=2`); undefined when absent or empty. */
+function idList(q: URLSearchParams, name: string): Set<number> | undefined {
+  const raw = [...q.getAll(name), ...q.getAll(`${name}[]`)]
+    .flatMap((v) => v.split(','))
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
+  if (raw.length === 0) return undefined;
+  const bad = raw.findIndex((v) => !/^\d+$/.test(v));
+  if (bad >= 0) {
+    throw new HttpError(
+      400,
+      'rest_invalid_param',
+      `Invalid parameter(s): ${name} (${name}[${bad}] is not of type integer.)`,
+    );
+  }
+  return new Set(raw.map(Number));
 }
 
 class HttpError extends Error {
@@ -925,6 +974,9 @@ export class WooSandbox {
         body: { tracking_id: t.id, tracking_number: t.number, tracking_provider: t.provider },
       };
     }
+    if (method === 'GET' && path === '/wp-json/wc/v3/products') return this.listProducts(url, undefined);
+    const variationsIn = idIn(/^\/wp-json\/wc\/v3\/products\/(\d+)\/variations$/);
+    if (method === 'GET' && variationsIn !== undefined) return this.listProducts(url, variationsIn);
     if (method === 'POST' && path === '/wp-json/wc/v3/products/batch') return this.batch(json(), undefined);
     const variationsOf = idIn(/^\/wp-json\/wc\/v3\/products\/(\d+)\/variations\/batch$/);
     if (method === 'POST' && variationsOf !== undefined) return this.batch(json(), variationsOf);
@@ -949,20 +1001,7 @@ export class WooSandbox {
 
   private listOrders(url: URL): { status: number; body: unknown; headers: Record<string, string> } {
     const q = url.searchParams;
-    const intParam = (name: string, def: number, min: number, max: number): number => {
-      const v = q.get(name);
-      if (v === null) return def;
-      if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
-        throw new HttpError(
-          400,
-          'rest_invalid_param',
-          `Invalid parameter(s): ${name} (${name} must be between ${min} (inclusive) and ${max} (inclusive))`,
-        );
-      }
-      return Number(v);
-    };
-    const perPage = intParam('per_page', 10, 1, 100);
-    const page = intParam('page', 1, 1, Number.MAX_SAFE_INTEGER);
+    const { perPage, page } = pageParams(q);
     const orderby = q.get('orderby') ?? 'date';
     if (!['date', 'id', 'include', 'title', 'slug'].includes(orderby)) {
       throw new HttpError(
@@ -994,14 +1033,7 @@ export class WooSandbox {
     list.sort((a, b) => dir * (orderby === 'id' ? a.id - b.id : a.created - b.created || a.id - b.id));
     const total = list.length;
     const totalPages = Math.ceil(total / perPage);
-    if (page > totalPages && total > 0) {
-      throw new HttpError(
-        400,
-        'rest_post_invalid_page_number',
-        'The page number requested is larger than the number of pages available.',
-      );
-    }
-    list = list.slice((page - 1) * perPage, page * perPage);
+    list = pageOf(list, page, perPage);
     const link = (p: number) => {
       const u = new URLSearchParams(q);
       u.delete('consumer_key');
@@ -1020,6 +1052,52 @@ export class WooSandbox {
         'x-wp-totalpages': String(totalPages),
         ...(links.length ? { link: links.join(', ') } : {}),
       },
+    };
+  }
+
+  /**
+   * `GET products` (simple and variable products, never variations) or `GET products/{id}/
+   * variations` (that product's variations; an unknown parent lists nothing, as WooCommerce's
+   * `post_parent` query does): `include`, `page`, `per_page`; newest first, `X-WP-Total`.
+   */
+  private listProducts(
+    url: URL,
+    parentId: number | undefined,
+  ): { status: number; body: unknown; headers: Record<string, string> } {
+    const q = url.searchParams;
+    const { perPage, page } = pageParams(q);
+    const include = idList(q, 'include');
+    const list = [...this.products.values()]
+      .filter(
+        (p) =>
+          (parentId === undefined ? p.parentId === 0 : p.parentId !== 0 && p.parentId === parentId) &&
+          (include === undefined || include.has(p.id)),
+      )
+      .sort((a, b) => b.id - a.id);
+    return {
+      status: 200,
+      body: pageOf(list, page, perPage).map((p) => this.productJson(p)),
+      headers: {
+        'x-wp-total': String(list.length),
+        'x-wp-totalpages': String(Math.ceil(list.length / perPage)),
+      },
+    };
+  }
+
+  /** A product or variation as the v3 API shows it (the stock fields and a few more). */
+  private productJson(p: Product): Record<string, unknown> {
+    const variable = !p.parentId && [...this.products.values()].some((x) => x.parentId === p.id);
+    const stock = p.manage ? p.stock : null;
+    return {
+      id: p.id,
+      name: p.name,
+      sku: p.sku,
+      ...(p.parentId ? { parent_id: p.parentId } : { type: variable ? 'variable' : 'simple' }),
+      status: 'publish',
+      price: cents(p.price),
+      manage_stock: p.manage,
+      stock_quantity: stock,
+      stock_status: stock === null || stock > 0 ? 'instock' : 'outofstock',
     };
   }
 
@@ -1077,15 +1155,7 @@ export class WooSandbox {
         });
         p.stock = q;
       }
-      return {
-        id: p.id,
-        name: p.name,
-        sku: p.sku,
-        ...(p.parentId ? { parent_id: p.parentId } : { type: 'simple' }),
-        manage_stock: p.manage,
-        stock_quantity: p.stock,
-        stock_status: (p.stock ?? 0) > 0 ? 'instock' : 'outofstock',
-      };
+      return this.productJson(p);
     });
     return { status: 200, body: { update: out } };
   }

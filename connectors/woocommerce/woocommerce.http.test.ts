@@ -602,6 +602,180 @@ describe('pushStock', () => {
   });
 });
 
+describe('readStock', () => {
+  // Product and variation objects trimmed to the fields a stock read looks at (shapes as in the
+  // v3 docs' "List all products" / "List all product variations" answers).
+  const product = (id: number, manage: boolean | 'parent', qty: number | null, type = 'simple') => ({
+    id,
+    name: `Woo #${id}`,
+    type,
+    status: 'publish',
+    sku: `SKU-${id}`,
+    manage_stock: manage,
+    stock_quantity: qty,
+    stock_status: qty === null || qty > 0 ? 'instock' : 'outofstock',
+  });
+
+  it('reads simple products in one call and variations per parent; one reading per listing, in order', async () => {
+    const scope = nock(STORE, auth)
+      .get(`${API}/products`)
+      .query({ include: '93,94,999,95', per_page: '100' })
+      .reply(200, [product(95, true, 0), product(94, false, null, 'variable'), product(93, true, 5)], {
+        'X-WP-Total': '3',
+        'X-WP-TotalPages': '1',
+      })
+      .get(`${API}/products/22/variations`)
+      .query({ include: '23,24', per_page: '100' })
+      .reply(200, [product(24, 'parent', 40), product(23, true, 12)], {
+        'X-WP-Total': '2',
+        'X-WP-TotalPages': '1',
+      });
+    const r = await connector().readStock!([
+      { listingId: '93' },
+      { listingId: '22:23' },
+      { listingId: 'SKU-1' },
+      { listingId: '94' },
+      { listingId: '999' },
+      { listingId: '22:24' },
+      { listingId: '95' },
+      { listingId: '93' },
+    ]);
+    expect(scope.isDone()).toBe(true);
+    expect(r.map((x) => (x.ok ? x.quantity : 'failed'))).toEqual([
+      5,
+      12,
+      'failed',
+      'failed',
+      'failed',
+      'failed',
+      0,
+      5,
+    ]);
+    expect(r.map((x) => x.listing.listingId)).toEqual([
+      '93',
+      '22:23',
+      'SKU-1',
+      '94',
+      '999',
+      '22:24',
+      '95',
+      '93',
+    ]);
+    const errors = r.map((x) => (x.ok ? '' : x.error));
+    expect(errors[2]).toBe('listing id must be "<product id>" or "<product id>:<variation id>", got "SKU-1"');
+    expect(errors[3]).toBe('listing "94": stock not managed (manage_stock false, stock_quantity null)');
+    expect(errors[4]).toMatch(/^listing "999": product 999 not found/);
+    expect(errors[5]).toBe(
+      'listing "22:24": stock not managed on variation 24 (manage_stock "parent": its parent product holds the stock)',
+    );
+  });
+
+  it('an unknown variation fails alone; an unknown parent lists no variations', async () => {
+    const scope = nock(STORE, auth)
+      .get(`${API}/products/22/variations`)
+      .query({ include: '23,77', per_page: '100' })
+      .reply(200, [product(23, true, 3)])
+      .get(`${API}/products/404/variations`)
+      .query({ include: '405', per_page: '100' })
+      .reply(200, []);
+    const r = await connector().readStock!([
+      { listingId: '22:23' },
+      { listingId: '22:77' },
+      { listingId: '404:405' },
+    ]);
+    expect(scope.isDone()).toBe(true);
+    expect(r).toEqual([
+      { listing: { listingId: '22:23' }, ok: true, quantity: 3 },
+      {
+        listing: { listingId: '22:77' },
+        ok: false,
+        error: 'listing "22:77": variation 77 not found under that product',
+      },
+      {
+        listing: { listingId: '404:405' },
+        ok: false,
+        error: 'listing "404:405": variation 405 not found under that product',
+      },
+    ]);
+  });
+
+  it('asks for at most 100 ids per call', async () => {
+    const listings = Array.from({ length: 150 }, (_, i) => ({ listingId: String(1000 + i) }));
+    const ids = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+    const scope = nock(STORE, auth)
+      .get(`${API}/products`)
+      .query({ include: ids(1000, 1100).join(','), per_page: '100' })
+      .reply(
+        200,
+        ids(1000, 1100).map((id) => product(id, true, id - 1000)),
+      )
+      .get(`${API}/products`)
+      .query({ include: ids(1100, 1150).join(','), per_page: '100' })
+      .reply(
+        200,
+        ids(1100, 1150).map((id) => product(id, true, id - 1000)),
+      );
+    const r = await connector().readStock!(listings);
+    expect(scope.isDone()).toBe(true);
+    expect(r.map((x) => (x.ok ? x.quantity : -1))).toEqual(ids(0, 150));
+  });
+
+  it('a later call failing as a whole marks only its listings; earlier readings stand', async () => {
+    const scope = nock(STORE, auth)
+      .get(`${API}/products`)
+      .query({ include: '93', per_page: '100' })
+      .reply(200, [product(93, true, 5)])
+      .get(`${API}/products/22/variations`)
+      .query({ include: '23', per_page: '100' })
+      .reply(429, { code: 'too_many_requests', message: 'Too many requests' }, { 'Retry-After': '3' });
+    const r = await connector().readStock!([{ listingId: '93' }, { listingId: '22:23' }]);
+    expect(scope.isDone()).toBe(true);
+    expect(r[0]).toEqual({ listing: { listingId: '93' }, ok: true, quantity: 5 });
+    expect(r[1]).toMatchObject({ listing: { listingId: '22:23' }, ok: false });
+    expect(r[1]!.ok ? '' : r[1]!.error).toMatch(
+      /GET \/wp-json\/wc\/v3\/products\/22\/variations -> 429.*throttled/,
+    );
+  });
+
+  it('throws the classified error when the first call fails as a whole', async () => {
+    const scope = nock(STORE, auth)
+      .get(`${API}/products`)
+      .query(true)
+      .reply(401, {
+        code: 'woocommerce_rest_cannot_view',
+        message: 'Sorry, you cannot list resources.',
+        data: { status: 401 },
+      })
+      .get(`${API}/products`)
+      .query(true)
+      .reply(429, { code: 'too_many_requests', message: 'Too many requests' }, { 'Retry-After': '3' });
+    const auth401 = await connector().readStock!([{ listingId: '93' }]).catch((e: unknown) => e);
+    expect(auth401).toBeInstanceOf(ConnectorConfigError);
+    expect(auth401).toMatchObject({
+      action: 'config_error',
+      status: 401,
+      code: 'woocommerce_rest_cannot_view',
+    });
+    const throttled = await connector().readStock!([{ listingId: '93' }, { listingId: '22:23' }]).catch(
+      (e: unknown) => e,
+    );
+    expect(throttled).toBeInstanceOf(RateLimitedError);
+    expect(throttled).toMatchObject({ action: 'rate_limited', retryAfterMs: 3000 });
+    expect(scope.isDone()).toBe(true);
+  });
+
+  it('sends the key as query parameters in query mode', async () => {
+    const scope = nock(STORE, { badheaders: ['authorization'] })
+      .get(`${API}/products`)
+      .query({ include: '93', per_page: '100', consumer_key: 'ck_4f1e', consumer_secret: 'cs_9a2b' })
+      .reply(200, [product(93, true, 8)]);
+    await expect(connector({ authMode: 'query' }).readStock!([{ listingId: '93' }])).resolves.toEqual([
+      { listing: { listingId: '93' }, ok: true, quantity: 8 },
+    ]);
+    expect(scope.isDone()).toBe(true);
+  });
+});
+
 describe('confirmShipment', () => {
   it('order_note mode: a customer note with the tracking number, then completed', async () => {
     const scope = nock(STORE, auth)
