@@ -158,22 +158,37 @@ export class Reservations {
     const [row] = within
       ? await within.query<{ r: LineOutcome }>(q(null))
       : await this.tx.single<{ r: LineOutcome }>(q(this.tx.lockTimeoutMs));
-    const r = row!.r;
-    if ('result' in r) return r.result;
-    if ('replayed' in r) return r.replayed;
-    if ('fallback' in r) return null;
-    switch (r.error) {
-      case 'idempotency_conflict':
-        throw new IdempotencyConflictError(d.key);
-      case 'sku_not_found':
-        throw new NotFoundError('sku', r.ids);
-      case 'warehouse_not_found':
-        throw new NotFoundError('warehouse', r.ids);
-      case 'warehouse_inactive':
-        throw new ValidationError(`warehouse ${r.ids.join(', ')} is inactive`);
-      case 'insufficient_stock':
-        throw new InsufficientStockError(r.shortfalls);
-    }
+    return lineResult(row!.r, d.key);
+  }
+
+  /**
+   * Several single-line reservations (mode `partial`) in one statement inside the caller's
+   * transaction (`stock_reserve_lines`, see its migration): each as {@link reserve} would make
+   * it, taken in SKU order. One result per input, same order; null for a bundle line, for
+   * which nothing was written (the caller takes {@link reserve}). Errors are thrown as
+   * {@link reserve} throws them; the caller's transaction must then roll back, as the lines
+   * before the failing one were written.
+   */
+  async reserveLines(tx: Tx, inputs: readonly ReserveInput[]): Promise<(ReserveResult | null)[]> {
+    if (inputs.length === 0) return [];
+    const ds = inputs.map((input) => {
+      const d = parseInput(reserveInput, { ...input, mode: 'partial' }, 'reservation');
+      if (d.lines.length !== 1) throw new ValidationError('reserveLines takes one line per reservation');
+      return d;
+    });
+    const line = (d: (typeof ds)[number]) => d.lines[0]!;
+    const rows = await tx.query<{ n: number; r: LineOutcome }>(
+      prepared(
+        'stock_reserve_lines',
+        sql`SELECT n, r FROM stock_reserve_lines(${ds.map((d) => d.key)}::text[],
+          ${ds.map((d) => requestHash('reserve', d))}::text[], ${ds.map((d) => line(d).lineKey)}::text[],
+          ${ds.map((d) => line(d).skuId)}::int[], ${ds.map((d) => line(d).quantity)}::int[],
+          ${ds.map((d) => d.warehouseIds.join(','))}::text[])`,
+      ),
+    );
+    const out: (ReserveResult | null)[] = ds.map(() => null);
+    for (const row of rows) out[row.n - 1] = lineResult(row.r, ds[row.n - 1]!.key);
+    return out;
   }
 
   private async reserveIn(tx: Tx, d: z.output<typeof reserveInput>): Promise<ReserveResult> {
@@ -358,4 +373,23 @@ function mergeAllocations(items: Allocation[]): Allocation[] {
     else m.set(k, { ...a });
   }
   return [...m.values()];
+}
+
+/** A `stock_reserve_line` answer as the general path gives it: the result, null, or its error. */
+function lineResult(r: LineOutcome, key: string): ReserveResult | null {
+  if ('result' in r) return r.result;
+  if ('replayed' in r) return r.replayed;
+  if ('fallback' in r) return null;
+  switch (r.error) {
+    case 'idempotency_conflict':
+      throw new IdempotencyConflictError(key);
+    case 'sku_not_found':
+      throw new NotFoundError('sku', r.ids);
+    case 'warehouse_not_found':
+      throw new NotFoundError('warehouse', r.ids);
+    case 'warehouse_inactive':
+      throw new ValidationError(`warehouse ${r.ids.join(', ')} is inactive`);
+    case 'insufficient_stock':
+      throw new InsufficientStockError(r.shortfalls);
+  }
 }

@@ -5,7 +5,7 @@ import { type LineStockTarget, lineStockTargets, type StockPolicy } from '../dom
 import { apportionOrder } from '../domain/promotions.js';
 import type { Inventory } from '../inventory/index.js';
 import type { Tx } from '../inventory/tx.js';
-import { raiseException, settleException } from './exceptions.js';
+import { type ExceptionInput, raiseException, settleException } from './exceptions.js';
 import { type LineSku, mapLines } from './listings.js';
 
 /** What the intake knows of a shop: its stock policy and the warehouses that fulfil it. */
@@ -73,7 +73,8 @@ export async function applyOrder(
     outcome = cmp.result === 'newer' ? 'updated' : cmp.result === 'older' ? 'older_ignored' : 'unchanged';
     order = cmp.result === 'newer' ? incoming : stored;
   }
-  if (outcome === 'created' || outcome === 'updated') await storeOrder(tx, row.id, order);
+  // A new order's row was inserted whole by lockOrder.
+  if (outcome === 'updated') await storeOrder(tx, row.id, order);
 
   const amounts = apportionOrder(order);
   if (amounts.issues.length > 0) {
@@ -90,7 +91,7 @@ export async function applyOrder(
   }
 
   const skus = await mapLines(tx, shop.id, order.lines, shop.matchOuterId);
-  await storeLines(tx, row.id, order, amounts.lines, skus);
+  await storeLines(tx, [{ orderId: row.id, order, amounts: amounts.lines, skus }]);
 
   const effects: StockEffect[] = [];
   // Lines take their stock rows in SKU order, so concurrent orders do not deadlock on them.
@@ -117,7 +118,7 @@ export async function applyOrder(
     await settleException(tx, 'unmapped_sku', lineKey, `mapped by ${sku.via}`);
     effects.push(...(await reconcileLine(tx, inv, shop, order, lineKey, line.lineId, sku, target)));
   }
-  await countOwnSales(tx, skus, order, previous);
+  await recordOwnSales(tx, ownSales(skus, order, previous));
   return { orderKey, outcome, effects };
 }
 
@@ -129,23 +130,28 @@ export async function applyOrder(
  * when the order is cancelled; refunds and returns do not change its count. Units a push held
  * back as sold-but-not-imported are no longer outstanding once their orders arrive.
  */
-async function countOwnSales(
-  tx: Tx,
+export function ownSales(
   skus: ReadonlyMap<string, LineSku>,
   order: CanonicalOrder,
   previous: CanonicalOrder | undefined,
-): Promise<void> {
+  /** Adds to this map (listing id -> items) when given: several orders counted together. */
+  into: Map<number, number> = new Map(),
+): Map<number, number> {
   const taken = (o: CanonicalOrder | undefined, lineId: string) =>
     !o || o.status === 'cancelled' ? 0 : (o.lines.find((l) => l.lineId === lineId)?.quantity ?? 0);
-  const delta = new Map<number, number>();
   for (const line of order.lines) {
     const listingId = skus.get(line.lineId)?.listingId;
     if (listingId === undefined) continue;
     const d = taken(order, line.lineId) - taken(previous, line.lineId);
-    if (d !== 0) delta.set(listingId, (delta.get(listingId) ?? 0) + d);
+    if (d !== 0) into.set(listingId, (into.get(listingId) ?? 0) + d);
   }
-  if (delta.size === 0) return;
-  const ids = [...delta.keys()].sort((a, b) => a - b);
+  return into;
+}
+
+/** Records what {@link ownSales} counted (listing id -> items taken, negative when given back). */
+export async function recordOwnSales(tx: Tx, delta: ReadonlyMap<number, number>): Promise<void> {
+  const ids = [...delta.keys()].filter((id) => delta.get(id) !== 0).sort((a, b) => a - b);
+  if (ids.length === 0) return;
   await tx.execute(sql`
     UPDATE stock_push p SET own_since_push = p.own_since_push + d.n,
       held_back = GREATEST(0, p.held_back - GREATEST(d.n, 0)),
@@ -177,9 +183,11 @@ async function lockOrder(
   if (found) return { ...found, existing: true };
   // A concurrent first delivery of the same order waits here until the other commits.
   const inserted = await tx.query<{ id: string }>(sql`
-    INSERT INTO sales_order (shop_id, platform, platform_order_id, status, currency, buyer_paid_total, data)
+    INSERT INTO sales_order (shop_id, platform, platform_order_id, status, currency, buyer_paid_total, data,
+                             platform_modified_at, platform_version)
     VALUES (${order.shopId}, ${order.platform}, ${order.platformOrderId}, ${order.status}::"OrderStatus",
-            ${order.currency}, ${order.buyerPaidTotal}, ${JSON.stringify(order)}::jsonb)
+            ${order.currency}, ${order.buyerPaidTotal}, ${JSON.stringify(order)}::jsonb,
+            ${order.platformModifiedAt ?? null}::timestamptz, ${order.platformVersion ?? null}::bigint)
     ON CONFLICT (shop_id, platform_order_id) DO NOTHING
     RETURNING id::text AS id`);
   if (inserted[0]) return { id: inserted[0].id, existing: false, data: order };
@@ -204,32 +212,60 @@ async function storeOrder(tx: Tx, id: string, order: CanonicalOrder): Promise<vo
     WHERE id = ${id}::bigint`);
 }
 
-async function storeLines(
-  tx: Tx,
-  orderId: string,
-  order: CanonicalOrder,
-  amounts: ReturnType<typeof apportionOrder>['lines'],
-  skus: Map<string, LineSku>,
-): Promise<void> {
-  const byId = new Map(amounts.map((a) => [a.lineId, a]));
-  const lines = order.lines;
+/** An order's lines to store, with their apportioned amounts and SKUs. */
+export interface LinesToStore {
+  orderId: string;
+  order: CanonicalOrder;
+  amounts: ReturnType<typeof apportionOrder>['lines'];
+  skus: ReadonlyMap<string, LineSku>;
+}
+
+/** Stores (inserts or updates) the lines of one or more orders in one statement. */
+export async function storeLines(tx: Tx, orders: readonly LinesToStore[]): Promise<void> {
+  const rows = orders.flatMap((o) => {
+    const byId = new Map(o.amounts.map((a) => [a.lineId, a]));
+    return o.order.lines.map((l) => ({ o, l, a: byId.get(l.lineId)!, sku: o.skus.get(l.lineId) }));
+  });
+  if (rows.length === 0) return;
   await tx.execute(sql`
     INSERT INTO sales_order_line (order_id, line_id, sku_id, units_per_item, quantity, gift,
       list_amount, seller_discount, platform_discount, buyer_paid, seller_revenue)
-    SELECT ${orderId}::bigint, * FROM unnest(
-      ${lines.map((l) => l.lineId)}::text[], ${lines.map((l) => skus.get(l.lineId)?.skuId ?? null)}::int[],
-      ${lines.map((l) => skus.get(l.lineId)?.unitsPerItem ?? 1)}::int[], ${lines.map((l) => l.quantity)}::int[],
-      ${lines.map((l) => l.gift)}::boolean[],
-      ${lines.map((l) => byId.get(l.lineId)!.listAmount)}::bigint[],
-      ${lines.map((l) => byId.get(l.lineId)!.sellerDiscount)}::bigint[],
-      ${lines.map((l) => byId.get(l.lineId)!.platformDiscount)}::bigint[],
-      ${lines.map((l) => byId.get(l.lineId)!.buyerPaid)}::bigint[],
-      ${lines.map((l) => byId.get(l.lineId)!.sellerRevenue)}::bigint[])
+    SELECT * FROM unnest(
+      ${rows.map((r) => r.o.orderId)}::bigint[],
+      ${rows.map((r) => r.l.lineId)}::text[], ${rows.map((r) => r.sku?.skuId ?? null)}::int[],
+      ${rows.map((r) => r.sku?.unitsPerItem ?? 1)}::int[], ${rows.map((r) => r.l.quantity)}::int[],
+      ${rows.map((r) => r.l.gift)}::boolean[],
+      ${rows.map((r) => r.a.listAmount)}::bigint[],
+      ${rows.map((r) => r.a.sellerDiscount)}::bigint[],
+      ${rows.map((r) => r.a.platformDiscount)}::bigint[],
+      ${rows.map((r) => r.a.buyerPaid)}::bigint[],
+      ${rows.map((r) => r.a.sellerRevenue)}::bigint[])
     ON CONFLICT (order_id, line_id) DO UPDATE SET
       sku_id = EXCLUDED.sku_id, units_per_item = EXCLUDED.units_per_item, quantity = EXCLUDED.quantity,
       gift = EXCLUDED.gift, list_amount = EXCLUDED.list_amount, seller_discount = EXCLUDED.seller_discount,
       platform_discount = EXCLUDED.platform_discount, buyer_paid = EXCLUDED.buyer_paid,
       seller_revenue = EXCLUDED.seller_revenue`);
+}
+
+/** The exception for units of a line sold without stock to cover them. */
+export function oversellException(
+  shopId: string,
+  order: CanonicalOrder,
+  lineKey: string,
+  lineId: string,
+  missing: number,
+  detail: { wantHold: number; held: number; shippedWithoutStock: number },
+): ExceptionInput {
+  return {
+    kind: 'oversell',
+    subject: lineKey,
+    shopId,
+    platformOrderId: order.platformOrderId,
+    lineId,
+    quantity: missing,
+    message: `order ${order.platformOrderId} line ${lineId}: ${missing} unit(s) sold without stock to cover them`,
+    detail,
+  };
 }
 
 /** The line's reservation state in the ledger, in line stock units (whole bundles for bundles). */
@@ -323,16 +359,14 @@ async function reconcileLine(
   }
   const missing = Math.max(0, want.hold - have.active) + shippedShort;
   if (missing > 0) {
-    await raiseException(tx, {
-      kind: 'oversell',
-      subject: lineKey,
-      shopId: shop.id,
-      platformOrderId: order.platformOrderId,
-      lineId,
-      quantity: missing,
-      message: `order ${order.platformOrderId} line ${lineId}: ${missing} unit(s) sold without stock to cover them`,
-      detail: { wantHold: want.hold, held: have.active, shippedWithoutStock: shippedShort },
-    });
+    await raiseException(
+      tx,
+      oversellException(shop.id, order, lineKey, lineId, missing, {
+        wantHold: want.hold,
+        held: have.active,
+        shippedWithoutStock: shippedShort,
+      }),
+    );
   } else {
     await settleException(tx, 'oversell', lineKey, 'covered by stock');
   }

@@ -33,7 +33,9 @@ export const MAX_DEDUPE_KEY_LENGTH = 500;
 const UNSTORABLE_RE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 /**
- * Stores a delivery before anything else happens to it. A repeated delivery is dropped.
+ * Stores deliveries before anything else happens to them, in one statement. A repeated delivery
+ * is dropped. One answer per delivery, same order; of two deliveries with the same key, the
+ * first is stored and the second is a duplicate.
  *
  * Why deliveries are made storable here instead of refused: a verified webhook or a pulled page
  * is acknowledged only once stored, and refusing it for one character would lose the order. So
@@ -42,24 +44,37 @@ const UNSTORABLE_RE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uD
  * {@link MAX_DEDUPE_KEY_LENGTH} or holds such text is stored as its SHA-256, which keeps
  * redeliveries of the same key deduplicated.
  */
-export async function storeDelivery(
+export async function storeDeliveries(
   tx: Tx,
-  d: InboxDelivery,
-): Promise<{ id: string | null; duplicate: boolean }> {
-  const key =
-    d.dedupeKey === undefined
-      ? `sha256:${createHash('sha256').update(stableJson(d.payload)).digest('hex')}`
-      : d.dedupeKey.length > MAX_DEDUPE_KEY_LENGTH || storableText(d.dedupeKey) !== d.dedupeKey
-        ? `key-sha256:${createHash('sha256').update(d.dedupeKey).digest('hex')}`
-        : d.dedupeKey;
-  const topic = d.topic == null ? null : storableText(d.topic);
-  const payload = JSON.stringify(d.payload, (_k, v) => (typeof v === 'string' ? storableText(v) : v));
-  const rows = await tx.query<{ id: string }>(sql`
+  ds: readonly InboxDelivery[],
+): Promise<{ id: string | null; duplicate: boolean }[]> {
+  if (ds.length === 0) return [];
+  const keys = ds.map(dedupeKeyOf);
+  const rows = await tx.query<{ id: string; shop_id: string; dedupe_key: string }>(sql`
     INSERT INTO inbox_event (shop_id, source, dedupe_key, topic, payload)
-    VALUES (${d.shopId}, ${d.source}, ${key}, ${topic}, ${payload}::jsonb)
+    SELECT t.shop_id, t.source, t.dedupe_key, t.topic, t.payload
+    FROM unnest(${ds.map((d) => d.shopId)}::text[], ${ds.map((d) => d.source)}::text[], ${keys}::text[],
+                ${ds.map((d) => (d.topic == null ? null : storableText(d.topic)))}::text[],
+                ${ds.map((d) => JSON.stringify(d.payload, (_k, v) => (typeof v === 'string' ? storableText(v) : v)))}::jsonb[])
+      WITH ORDINALITY AS t(shop_id, source, dedupe_key, topic, payload, n)
+    ORDER BY t.n
     ON CONFLICT (shop_id, dedupe_key) DO NOTHING
-    RETURNING id::text AS id`);
-  return rows[0] ? { id: rows[0].id, duplicate: false } : { id: null, duplicate: true };
+    RETURNING id::text AS id, shop_id, dedupe_key`);
+  const ids = new Map(rows.map((r) => [`${r.shop_id}\n${r.dedupe_key}`, r.id]));
+  return ds.map((d, k) => {
+    const key = `${d.shopId}\n${keys[k]}`;
+    const id = ids.get(key);
+    ids.delete(key);
+    return id === undefined ? { id: null, duplicate: true } : { id, duplicate: false };
+  });
+}
+
+function dedupeKeyOf(d: InboxDelivery): string {
+  return d.dedupeKey === undefined
+    ? `sha256:${createHash('sha256').update(stableJson(d.payload)).digest('hex')}`
+    : d.dedupeKey.length > MAX_DEDUPE_KEY_LENGTH || storableText(d.dedupeKey) !== d.dedupeKey
+      ? `key-sha256:${createHash('sha256').update(d.dedupeKey).digest('hex')}`
+      : d.dedupeKey;
 }
 
 function storableText(s: string): string {
@@ -72,20 +87,26 @@ function storableText(s: string): string {
  * that, never lost. `SKIP LOCKED` lets several processors (and replicas) claim side by side.
  */
 export async function claimDue(tx: Tx, limit: number, leaseMs: number): Promise<ClaimedEvent[]> {
+  // In arrival order (RETURNING alone has none): the batch gives scarce units first come, first served.
   return tx.query<ClaimedEvent>(sql`
-    UPDATE inbox_event e SET attempts = e.attempts + 1,
-      next_attempt_at = now() + ${leaseMs} * interval '1 millisecond'
-    FROM (
-      SELECT id FROM inbox_event WHERE status = 'pending' AND next_attempt_at <= now()
-      ORDER BY next_attempt_at, id LIMIT ${limit} FOR UPDATE SKIP LOCKED
-    ) due
-    WHERE e.id = due.id
-    RETURNING e.id::text AS id, e.shop_id AS "shopId", e.payload, e.attempts`);
+    WITH claimed AS (
+      UPDATE inbox_event e SET attempts = e.attempts + 1,
+        next_attempt_at = now() + ${leaseMs} * interval '1 millisecond'
+      FROM (
+        SELECT id FROM inbox_event WHERE status = 'pending' AND next_attempt_at <= now()
+        ORDER BY next_attempt_at, id LIMIT ${limit} FOR UPDATE SKIP LOCKED
+      ) due
+      WHERE e.id = due.id
+      RETURNING e.id, e.shop_id, e.payload, e.attempts
+    )
+    SELECT id::text AS id, shop_id AS "shopId", payload, attempts FROM claimed ORDER BY claimed.id`);
 }
 
-export async function markDone(tx: Tx, id: string): Promise<void> {
+export async function markDone(tx: Tx, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
   await tx.execute(sql`
-    UPDATE inbox_event SET status = 'done', processed_at = now(), last_error = NULL WHERE id = ${id}::bigint`);
+    UPDATE inbox_event SET status = 'done', processed_at = now(), last_error = NULL
+    WHERE id = ANY(${ids}::bigint[])`);
 }
 
 /** Records a failed attempt: retried after `retryInMs`, or parked when `park` is set. */

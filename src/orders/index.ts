@@ -1,6 +1,8 @@
 import { z } from 'zod';
+import { GroupCommit } from '../db/group-commit.js';
 import { sql } from '../db/sql.js';
 import { NotFoundError, ValidationError } from '../domain/errors.js';
+import type { CanonicalOrder } from '../domain/order.js';
 import { type CanonicalOrderInput, parseCanonicalOrder } from '../domain/order.js';
 import type { StockPolicy } from '../domain/order-stock.js';
 import type { Inventory } from '../inventory/index.js';
@@ -8,8 +10,16 @@ import type { Tx } from '../inventory/tx.js';
 import { code, parseInput, positiveQty } from '../inventory/validation.js';
 import type { Logger } from '../log.js';
 import { type ApplyResult, applyOrder, type ShopPolicy } from './apply.js';
+import { applyNewOrders, type BatchOrder } from './apply-batch.js';
 import { raiseException } from './exceptions.js';
-import { claimDue, type InboxDelivery, markDone, markFailed, storeDelivery } from './inbox.js';
+import {
+  type ClaimedEvent,
+  claimDue,
+  type InboxDelivery,
+  markDone,
+  markFailed,
+  storeDeliveries,
+} from './inbox.js';
 import * as queries from './queries.js';
 import { findExpiredHolds } from './queries.js';
 
@@ -96,6 +106,7 @@ export class Orders {
   private readonly fetchOrder: OrdersOptions['fetchOrder'];
   private readonly onReceived: OrdersOptions['onReceived'];
   private readonly onApplied: OrdersOptions['onApplied'];
+  private readonly receiver: GroupCommit<InboxDelivery, Stored>;
 
   constructor(
     private readonly inv: Inventory,
@@ -111,6 +122,11 @@ export class Orders {
     this.fetchOrder = options.fetchOrder;
     this.onReceived = options.onReceived;
     this.onApplied = options.onApplied;
+    // Storing a delivery is what a webhook's reply waits for: it goes ahead of queued order
+    // applications, so acknowledgements stay fast while the inbox works through a backlog.
+    this.receiver = new GroupCommit((ds) =>
+      this.inv.transaction((tx) => storeDeliveries(tx, ds), { priority: 10 }),
+    );
   }
 
   /**
@@ -145,33 +161,31 @@ export class Orders {
   }
 
   /** Stores a delivery durably (call before acknowledging it). Unknown shops are refused. */
-  async receive(delivery: InboxDelivery): Promise<{ id: string | null; duplicate: boolean }> {
+  async receive(delivery: InboxDelivery): Promise<Stored> {
     const [stored] = await this.receiveAll([delivery]);
     return stored!;
   }
 
-  /** Stores several deliveries in one transaction: all of them or none. */
+  /**
+   * Stores several deliveries: all of them or none. Concurrent calls share transactions (see
+   * GroupCommit), so a burst of webhooks costs a few transactions, not one each.
+   */
   async receiveAll(
     deliveries: readonly InboxDelivery[],
     /** Join the caller's transaction (a pull stores its cursor with the page's orders). */
     within?: Tx,
-  ): Promise<{ id: string | null; duplicate: boolean }[]> {
+  ): Promise<Stored[]> {
     const unknown = deliveries.map((d) => d.shopId).filter((id) => !this.shops.has(id));
     if (unknown.length > 0) throw new NotFoundError('shop', [...new Set(unknown)]);
-    const store = async (tx: Tx) => {
-      const out: { id: string | null; duplicate: boolean }[] = [];
-      for (const d of deliveries) out.push(await storeDelivery(tx, d));
-      return out;
-    };
-    // Storing a delivery is what a webhook's reply waits for: it goes ahead of queued order
-    // applications, so acknowledgements stay fast while the inbox works through a backlog.
-    const stored = await (within ? store(within) : this.inv.transaction(store, { priority: 10 }));
+    if (deliveries.length === 0) return [];
+    const stored = await (within ? storeDeliveries(within, deliveries) : this.receiver.add(deliveries));
     if (stored.some((s) => !s.duplicate)) this.onReceived?.();
     return stored;
   }
 
   /**
-   * Claims due inbox events and applies each in its own transaction. A malformed event is
+   * Claims due inbox events and applies them: the new orders of the batch together in one
+   * transaction ({@link applyNewOrders}), every other event in its own. A malformed event is
    * parked at once (retrying cannot fix it); other failures are retried with backoff and
    * parked after `maxAttempts`, each parked event raising a `parked_event` exception.
    */
@@ -179,16 +193,30 @@ export class Orders {
     const claimed = await this.inv.transaction((tx) => claimDue(tx, limit, this.leaseMs));
     const report: BatchReport = { claimed: claimed.length, applied: 0, retried: 0, parked: 0, results: [] };
     const results: BatchReport['results'] = new Array(claimed.length);
-    // Events are applied concurrently, each in its own transaction; the transaction runner keeps
-    // at most its concurrency in the database (1 on PGlite). Two revisions of one order
+    // Re-fetch hints read their orders from the platform first, outside any transaction.
+    const payloads = await Promise.all(
+      claimed.map((event) =>
+        this.resolveHint(event.shopId, event.payload).then(
+          (payload): Resolved => ({ ok: true, payload }),
+          (error: unknown): Resolved => ({ ok: false, error }),
+        ),
+      ),
+    );
+    const together = await this.applyTogether(claimed, payloads);
+    for (const [index, result] of together) {
+      report.applied++;
+      results[index] = result;
+    }
+    // The rest one by one, concurrently, each in its own transaction; the transaction runner
+    // keeps at most its concurrency in the database (1 on PGlite). Two revisions of one order
     // serialise on the order's row lock; hot SKUs on their stock rows.
-    const one = async (event: (typeof claimed)[number], index: number) => {
+    const one = async (event: ClaimedEvent, index: number) => {
       try {
-        // A re-fetch hint reads the order from the platform first, outside any transaction.
-        const payload = await this.resolveHint(event.shopId, event.payload);
+        const resolved = payloads[index]!;
+        if (!resolved.ok) throw resolved.error;
         const result = await this.inv.transaction(async (tx) => {
-          const r = await this.applyPayload(tx, event.shopId, payload);
-          await markDone(tx, event.id);
+          const r = await this.applyPayload(tx, event.shopId, resolved.payload);
+          await markDone(tx, [event.id]);
           return r;
         });
         report.applied++;
@@ -219,10 +247,65 @@ export class Orders {
         results[index] = { eventId: event.id, error: message };
       }
     };
-    await Promise.all(claimed.map(one));
+    // Events of one order go in the order they arrived (no reserve-then-release churn when a
+    // payment and its cancellation arrive together); different orders concurrently.
+    const chains = new Map<string, number[]>();
+    for (const index of claimed.keys()) {
+      if (together.has(index)) continue;
+      const key = orderKeyOf(claimed[index]!, payloads[index]!) ?? `event:${claimed[index]!.id}`;
+      chains.set(key, [...(chains.get(key) ?? []), index]);
+    }
+    await Promise.all(
+      [...chains.values()].map(async (chain) => {
+        for (const index of chain) await one(claimed[index]!, index);
+      }),
+    );
     report.results = results;
     if (report.applied > 0) this.onApplied?.();
     return report;
+  }
+
+  /**
+   * The batch's new orders in one transaction (see {@link applyNewOrders}); results by index.
+   * Orders it does not take, and all of them when that transaction fails, are left to the
+   * one-by-one path, which gives the same result and reports each order's own error.
+   */
+  private async applyTogether(
+    claimed: readonly ClaimedEvent[],
+    payloads: readonly Resolved[],
+  ): Promise<Map<number, ApplyResult>> {
+    const candidates: { index: number; order: CanonicalOrder }[] = [];
+    for (const [index, event] of claimed.entries()) {
+      const resolved = payloads[index]!;
+      if (!resolved.ok) continue;
+      const parsed = parseCanonicalOrder((resolved.payload as { order?: unknown } | null)?.order);
+      if (parsed.ok && parsed.order.shopId === event.shopId) candidates.push({ index, order: parsed.order });
+    }
+    // One order alone costs the same either way.
+    if (candidates.length < 2) return new Map();
+    try {
+      return await this.inv.transaction(async (tx) => {
+        const policies = await this.policiesOf(tx, new Set(candidates.map((c) => c.order.shopId)));
+        const batch: (BatchOrder & { index: number })[] = [];
+        for (const c of candidates) {
+          const shop = policies.get(c.order.shopId);
+          if (shop) batch.push({ index: c.index, shop, order: c.order });
+        }
+        const applied = await applyNewOrders(tx, this.inv, batch, this.clock.now());
+        const out = new Map([...applied].map(([k, r]) => [batch[k]!.index, r]));
+        await markDone(
+          tx,
+          [...out.keys()].map((index) => claimed[index]!.id),
+        );
+        return out;
+      });
+    } catch (err) {
+      this.log.warn(
+        { err, orders: candidates.length },
+        'applying the batch together failed; applying one by one',
+      );
+      return new Map();
+    }
   }
 
   /**
@@ -340,11 +423,40 @@ export class Orders {
   }
 
   private async policyOf(tx: Tx, shop: ShopSettings): Promise<ShopPolicy> {
+    const policy = (await this.policiesOf(tx, new Set([shop.id]))).get(shop.id);
+    if (!policy) {
+      const rows = await tx.query<{ code: string }>(sql`
+        SELECT code FROM warehouse WHERE code = ANY(${[...shop.warehouses]}::text[]) AND active`);
+      throw new NotFoundError(
+        'warehouse',
+        shop.warehouses.filter((c) => !rows.some((r) => r.code === c)),
+      );
+    }
+    return policy;
+  }
+
+  /** The policies of these shops; a shop with a missing or inactive warehouse is absent. */
+  private async policiesOf(tx: Tx, shopIds: ReadonlySet<string>): Promise<Map<string, ShopPolicy>> {
+    const shops = [...shopIds].map((id) => this.shopOf(id));
     const rows = await tx.query<{ id: number; code: string }>(sql`
-      SELECT id, code FROM warehouse WHERE code = ANY(${[...shop.warehouses]}::text[]) AND active`);
+      SELECT id, code FROM warehouse WHERE code = ANY(${[...new Set(shops.flatMap((s) => s.warehouses))]}::text[])
+        AND active`);
     const byCode = new Map(rows.map((r) => [r.code, r.id]));
-    const missing = shop.warehouses.filter((c) => !byCode.has(c));
-    if (missing.length > 0) throw new NotFoundError('warehouse', missing);
-    return { ...shop, warehouseIds: shop.warehouses.map((c) => byCode.get(c)!) };
+    const out = new Map<string, ShopPolicy>();
+    for (const shop of shops) {
+      if (shop.warehouses.every((c) => byCode.has(c)))
+        out.set(shop.id, { ...shop, warehouseIds: shop.warehouses.map((c) => byCode.get(c)!) });
+    }
+    return out;
   }
 }
+
+type Stored = { id: string | null; duplicate: boolean };
+
+/** `<shop>:<platform order id>` of an event's order, when its payload names one. */
+function orderKeyOf(event: ClaimedEvent, resolved: Resolved): string | undefined {
+  if (!resolved.ok) return undefined;
+  const id = (resolved.payload as { order?: { platformOrderId?: unknown } } | null)?.order?.platformOrderId;
+  return typeof id === 'string' ? `${event.shopId}:${id}` : undefined;
+}
+type Resolved = { ok: true; payload: unknown } | { ok: false; error: unknown };

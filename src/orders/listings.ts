@@ -10,6 +10,16 @@ export interface LineSku {
   via: 'listing' | 'outer_id';
   /** The listing that mapped the line (unset when mapped by 商家编码). */
   listingId?: number;
+  /** The SKU is a bundle (its lines hold the components). */
+  bundle: boolean;
+}
+
+/** The lines of one order to map, with the shop they were sold in. */
+export interface LinesToMap {
+  shopId: string;
+  lines: readonly OrderLine[];
+  /** Fall back to the line's 商家编码 as a SKU code. */
+  matchOuterId: boolean;
 }
 
 /**
@@ -23,31 +33,44 @@ export async function mapLines(
   lines: readonly OrderLine[],
   matchOuterId: boolean,
 ): Promise<Map<string, LineSku>> {
-  const items = lines.map((l) => l.platformItemId);
-  const variants = lines.map((l) => l.platformSkuId ?? '');
-  const outer = lines.map((l) => (matchOuterId ? (l.outerSkuId ?? l.outerItemId ?? null) : null));
+  const [mapped] = await mapOrders(tx, [{ shopId, lines, matchOuterId }]);
+  return mapped!;
+}
+
+/** {@link mapLines} for several orders in one query: one map per order, same order. */
+export async function mapOrders(tx: Tx, orders: readonly LinesToMap[]): Promise<Map<string, LineSku>[]> {
+  const flat = orders.flatMap((o, k) => o.lines.map((line) => ({ o, k, line })));
+  if (flat.length === 0) return orders.map(() => new Map());
   const rows = await tx.query<{
     i: number;
     sku_id: number | null;
     units: number | null;
     via: string | null;
     listing_id: number | null;
+    bundle: boolean | null;
   }>(sql`
     SELECT t.i::int AS i, li.id AS listing_id,
            COALESCE(li.sku_id, s.id) AS sku_id,
            CASE WHEN li.sku_id IS NOT NULL THEN li.units_per_item ELSE 1 END AS units,
-           CASE WHEN li.sku_id IS NOT NULL THEN 'listing' WHEN s.id IS NOT NULL THEN 'outer_id' END AS via
-    FROM unnest(${items}::text[], ${variants}::text[], ${outer}::text[]) WITH ORDINALITY AS t(item, variant, outer_code, i)
-    LEFT JOIN listing li ON li.shop_id = ${shopId} AND li.platform_item_id = t.item AND li.platform_sku_id = t.variant
-    LEFT JOIN sku s ON s.code = t.outer_code`);
-  const out = new Map<string, LineSku>();
+           CASE WHEN li.sku_id IS NOT NULL THEN 'listing' WHEN s.id IS NOT NULL THEN 'outer_id' END AS via,
+           k.kind = 'bundle' AS bundle
+    FROM unnest(${flat.map((f) => f.o.shopId)}::text[], ${flat.map((f) => f.line.platformItemId)}::text[],
+                ${flat.map((f) => f.line.platformSkuId ?? '')}::text[],
+                ${flat.map((f) => (f.o.matchOuterId ? (f.line.outerSkuId ?? f.line.outerItemId ?? null) : null))}::text[])
+      WITH ORDINALITY AS t(shop_id, item, variant, outer_code, i)
+    LEFT JOIN listing li ON li.shop_id = t.shop_id AND li.platform_item_id = t.item AND li.platform_sku_id = t.variant
+    LEFT JOIN sku s ON s.code = t.outer_code
+    LEFT JOIN sku k ON k.id = COALESCE(li.sku_id, s.id)`);
+  const out = orders.map(() => new Map<string, LineSku>());
   for (const r of rows) {
     if (r.sku_id === null || r.via === null) continue;
-    out.set(lines[r.i - 1]!.lineId, {
+    const f = flat[r.i - 1]!;
+    out[f.k]!.set(f.line.lineId, {
       skuId: r.sku_id,
       unitsPerItem: r.units ?? 1,
       via: r.via as LineSku['via'],
       ...(r.listing_id !== null ? { listingId: r.listing_id } : {}),
+      bundle: r.bundle === true,
     });
   }
   return out;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ConnectorError, type RateLimitedError } from '../../connectors/contract.js';
 import { sql } from '../db/sql.js';
+import { type CanonicalOrder, supersedes } from '../domain/order.js';
 import type { Inventory } from '../inventory/index.js';
 import type { Tx } from '../inventory/tx.js';
 import { raiseException } from '../orders/exceptions.js';
@@ -60,7 +61,7 @@ export async function pullShop(
         payload: { order: { ...o, shopId } },
       }));
       await inv.transaction(async (tx) => {
-        await orders.receiveAll(deliveries, tx);
+        await orders.receiveAll(await notStoredYet(tx, shopId, deliveries), tx);
         for (const r of page.rejects) {
           await raiseException(tx, {
             kind: 'parked_event',
@@ -94,6 +95,42 @@ export async function pullShop(
     );
   }
   return report;
+}
+
+/**
+ * The deliveries whose order the ledger does not hold at this revision or a newer one. The pull
+ * re-reads an overlap window, and most orders in it arrived by webhook already: storing them
+ * again would apply each a second time, to change nothing (see compareRevisions).
+ */
+async function notStoredYet(tx: Tx, shopId: string, deliveries: InboxDelivery[]): Promise<InboxDelivery[]> {
+  const incoming = deliveries.map((d) => (d.payload as { order: CanonicalOrder }).order);
+  if (incoming.length === 0) return deliveries;
+  const rows = await tx.query<{
+    platform_order_id: string;
+    platform: CanonicalOrder['platform'];
+    modified_at: string | null;
+    version: string | null;
+    status: CanonicalOrder['status'];
+    refunds: CanonicalOrder['refunds'];
+  }>(sql`
+    SELECT platform_order_id, platform, to_json(platform_modified_at)#>>'{}' AS modified_at,
+           platform_version::text AS version, status::text AS status, data->'refunds' AS refunds
+    FROM sales_order WHERE shop_id = ${shopId} AND platform_order_id = ANY(${incoming.map((o) => o.platformOrderId)}::text[])`);
+  const stored = new Map(rows.map((r) => [r.platform_order_id, r]));
+  return deliveries.filter((_, k) => {
+    const o = incoming[k]!;
+    const s = stored.get(o.platformOrderId);
+    if (!s) return true;
+    return supersedes(o, {
+      shopId,
+      platform: s.platform,
+      platformOrderId: s.platform_order_id,
+      status: s.status,
+      refunds: s.refunds ?? [],
+      ...(s.modified_at !== null ? { platformModifiedAt: s.modified_at } : {}),
+      ...(s.version !== null ? { platformVersion: Number(s.version) } : {}),
+    });
+  });
 }
 
 async function saveCursor(tx: Tx, shopId: string, cursor: string): Promise<void> {

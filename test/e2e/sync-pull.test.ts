@@ -9,7 +9,9 @@ import { getConnector } from '../../connectors/registry.js';
 import { loadConfig } from '../../src/config.js';
 import { type Daemon, startDaemon } from '../../src/daemon.js';
 import { createLogger } from '../../src/log.js';
+import { systemClock } from '../../src/server/app.js';
 import { DEFAULT_PUSH_RULES } from '../../src/sync/channel-rules.js';
+import { createShopConnectors } from '../../src/sync/shop-connectors.js';
 import type { StatusReport } from '../../src/sync/status.js';
 import { createTestDb, onPostgres, type TestDb } from '../support/db.js';
 import { until } from '../support/e2e.js';
@@ -108,4 +110,71 @@ describe('background sync', () => {
     expect(status.shops[0]!.pull.lagSeconds).toBeLessThan(60);
     expect(status.shops[0]!.pull.lastError).toBeNull();
   });
+
+  it('a pull does not store again an order the ledger holds at that revision, and stores a newer one', async () => {
+    const shops = createShopConnectors(
+      [
+        {
+          id: SHOP,
+          platform: 'shopify',
+          warehouses: ['SH'],
+          reserveOn: 'paid',
+          restockOn: 'receipt',
+          matchOuterId: true,
+          connector: sandbox.config,
+        },
+      ],
+      createLogger({ level: 'silent', pretty: false }),
+      systemClock,
+    );
+    const admin = (path: string, body: unknown) =>
+      fetch(`${daemon.url}/api/shops/${SHOP}/${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    // Pulls stopped while the order arrives by webhook (here: stored as the webhook route would).
+    expect((await admin('pause', { reason: 'test: webhook first' })).status).toBe(200);
+    const id = await sandbox.sell(sandbox.listings()[0]!.listing, 1, { notify: false });
+    const order = await shops.get(SHOP)!.connector.fetchOrder(id!);
+    await daemon.orders.receive({
+      shopId: SHOP,
+      source: 'webhook',
+      dedupeKey: `wh-${id}`,
+      payload: { order: { ...order, shopId: SHOP } },
+    });
+    await until('applied', orderCount, (c) => c.pending === 0);
+    const rows = async () =>
+      (
+        await daemon.db.withSession((s) =>
+          s.query<{ source: string; n: number }>(`
+            SELECT source, COUNT(*)::int AS n FROM inbox_event
+            WHERE payload->'order'->>'platformOrderId' = '${id}' GROUP BY source ORDER BY source`),
+        )
+      ).map((r) => `${r.source}:${r.n}`);
+    // Pulls every second again, each re-reading the order in its overlap window: not stored.
+    expect((await admin('resume', {})).status).toBe(200);
+    const resumed = Date.now();
+    await until('two pulls since', async () => (await lastPull()) ?? 0, (t) => t > resumed + 1500);
+    expect(await rows()).toEqual(['webhook:1']);
+    // A new revision on the platform is stored and applied.
+    await sandbox.cancel(id!);
+    await until('the cancellation pulled', rows, (r) => r.includes('pull:1'));
+    await until('applied', orderCount, (c) => c.pending === 0);
+    const [stored] = await daemon.db.withSession((s) =>
+      s.query<{ status: string }>(
+        `SELECT status::text AS status FROM sales_order WHERE platform_order_id = '${id}'`,
+      ),
+    );
+    expect(stored!.status).toBe('cancelled');
+  });
 });
+
+const lastPull = async () => {
+  const [row] = await daemon.db.withSession((s) =>
+    s.query<{ t: number | null }>(
+      `SELECT (extract(epoch FROM last_pull_at) * 1000)::float8 AS t FROM shop WHERE id = '${SHOP}'`,
+    ),
+  );
+  return row?.t ?? null;
+};

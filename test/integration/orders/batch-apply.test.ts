@@ -1,0 +1,219 @@
+/**
+ * The inbox applies the new orders of a claimed batch together, in one transaction
+ * (src/orders/apply-batch.ts), and every other event one by one. These tests hold it to what
+ * applying each event on its own gives: on random batches (revisions, cancellations, shipped
+ * orders, bundles, unmapped lines, amounts that do not add up), the ledger, the orders, their
+ * lines, the exceptions and the push counters end up the same as on a second database that
+ * applied the same deliveries one at a time. Stock is ample there (with scarce stock the units
+ * go to whichever order takes them first, and one-by-one events run concurrently); scarce stock
+ * gets its own test: first come, first served, never beyond what is on hand.
+ */
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CanonicalOrderInput } from '../../../src/domain/order.js';
+import { lineKeyOf } from '../../../src/orders/index.js';
+import { type OrdersFixture, ordersFixture, SHOP } from '../../support/orders.js';
+
+const ITEMS = {
+  tea: { platformItemId: 'I-TEA', unitListPrice: 1000 },
+  rare: { platformItemId: 'I-RARE', unitListPrice: 3000 },
+  set: { platformItemId: 'I-SET', unitListPrice: 5000 },
+  cup: { platformItemId: 'I-CUP', outerSkuId: 'CUP', unitListPrice: 500 },
+  ghost: { platformItemId: 'I-GHOST', unitListPrice: 100 },
+} as const;
+type Item = keyof typeof ITEMS;
+const STATUSES = ['pending_payment', 'paid', 'cancelled', 'shipped'] as const;
+
+/** Same catalog, listings and push rows on each database, so ids match between them. */
+async function setUp(f: OrdersFixture, stock: { tea: number; rare: number; cup: number }) {
+  const sh = await f.warehouse('SH');
+  const bj = await f.warehouse('BJ');
+  const tea = await f.sku('TEA');
+  const rare = await f.sku('RARE');
+  const cup = await f.sku('CUP');
+  await f.inv.catalog.putBundle({
+    code: 'SET',
+    name: 'tea set',
+    components: [
+      { code: 'TEA', quantity: 2 },
+      { code: 'CUP', quantity: 1 },
+    ],
+  });
+  await f.receive(tea, sh, stock.tea);
+  await f.receive(tea, bj, stock.tea);
+  await f.receive(rare, sh, stock.rare);
+  await f.receive(cup, bj, stock.cup);
+  for (const [item, sku] of [
+    ['I-TEA', 'TEA'],
+    ['I-RARE', 'RARE'],
+    ['I-SET', 'SET'],
+  ] as const) {
+    await f.orders.putListing({ shopId: SHOP.id, platformItemId: item, sku, stockRef: { listingId: item } });
+  }
+  await f.t.db.prisma.$executeRaw`INSERT INTO stock_push (listing_id, desired) SELECT id, 0 FROM listing`;
+}
+
+interface Spec {
+  lines: { item: Item; quantity: number }[];
+  status: (typeof STATUSES)[number];
+  mismatch: boolean;
+  /** A later revision of an earlier order of the batch (by position), instead of a new order. */
+  revises: number | null;
+}
+
+const specArb: fc.Arbitrary<Spec> = fc.record({
+  lines: fc.array(
+    fc.record({
+      item: fc.constantFrom<Item>('tea', 'tea', 'rare', 'cup', 'set', 'ghost'),
+      quantity: fc.integer({ min: 1, max: 3 }),
+    }),
+    { minLength: 1, maxLength: 3 },
+  ),
+  status: fc.constantFrom(...STATUSES),
+  mismatch: fc.integer({ min: 0, max: 9 }).map((n) => n < 2),
+  revises: fc.option(fc.nat(30), { nil: null, freq: 4 }),
+});
+
+function ordersOf(specs: readonly Spec[], run: string): CanonicalOrderInput[] {
+  const out: CanonicalOrderInput[] = [];
+  for (const [i, s] of specs.entries()) {
+    const earlier = s.revises !== null && s.revises < i ? out[s.revises] : undefined;
+    const lines =
+      earlier?.lines ??
+      s.lines.map((l, k) => ({ lineId: `L${k + 1}`, ...ITEMS[l.item], quantity: l.quantity }));
+    const total = lines.reduce((n, l) => n + l.quantity * l.unitListPrice, 0);
+    out.push({
+      shopId: SHOP.id,
+      platform: 'taobao',
+      platformOrderId: earlier?.platformOrderId ?? `${run}-${i}`,
+      platformModifiedAt: new Date(Date.UTC(2026, 10, 11, 0, 0, i)).toISOString(),
+      status: s.status,
+      currency: 'CNY',
+      lines,
+      buyerPaidTotal: s.mismatch ? total + 1 : total,
+    });
+  }
+  return out;
+}
+
+/** Everything the intake writes, without generated ids, keys and times. */
+async function snapshot(f: OrdersFixture) {
+  const q = <T>(text: string) => f.t.db.withSession((s) => s.query<T>(text));
+  return {
+    levels: await q(`SELECT sku_id, warehouse_id, on_hand, reserved FROM stock_level ORDER BY 1, 2`),
+    reservations: await q(`
+      SELECT line_key, line_sku_id, sku_id, warehouse_id, status::text, SUM(quantity)::int AS q
+      FROM reservation GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5`),
+    movements: await q(`
+      SELECT kind::text, sku_id, warehouse_id, SUM(quantity)::int AS q FROM stock_movement GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`),
+    operations: await q(
+      `SELECT kind::text, COUNT(*)::int AS n FROM inventory_operation GROUP BY 1 ORDER BY 1`,
+    ),
+    orders: await q(`
+      SELECT shop_id, platform_order_id, status::text, currency, buyer_paid_total::text, data,
+             platform_modified_at, platform_version::text
+      FROM sales_order ORDER BY 1, 2`),
+    lines: await q(`
+      SELECT o.platform_order_id, l.line_id, l.sku_id, l.units_per_item, l.quantity, l.gift, l.list_amount::text,
+             l.seller_discount::text, l.platform_discount::text, l.buyer_paid::text, l.seller_revenue::text
+      FROM sales_order_line l JOIN sales_order o ON o.id = l.order_id ORDER BY 1, 2`),
+    exceptions: await q(`
+      SELECT kind::text, subject, status::text, quantity, message FROM order_exception ORDER BY 1, 2`),
+    push: await q(`SELECT listing_id, own_since_push, held_back, given_back FROM stock_push ORDER BY 1`),
+    dirty: await q(`SELECT sku_id FROM stock_dirty ORDER BY 1`),
+    inbox: await q(`SELECT status::text, COUNT(*)::int AS n FROM inbox_event GROUP BY 1 ORDER BY 1`),
+  };
+}
+
+describe('applying a batch of new orders together', () => {
+  let together: OrdersFixture;
+  let oneByOne: OrdersFixture;
+  beforeAll(async () => {
+    together = await ordersFixture();
+    oneByOne = await ordersFixture();
+    for (const f of [together, oneByOne]) await setUp(f, { tea: 100_000, rare: 100_000, cup: 100_000 });
+  });
+  afterAll(async () => {
+    await together?.close();
+    await oneByOne?.close();
+  });
+
+  it('ends where applying each delivery on its own ends', async () => {
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(specArb, { minLength: 2, maxLength: 30 }), async (specs) => {
+        const orders = ordersOf(specs, `B${++run}`);
+        const deliveries = orders.map((order, i) => ({
+          shopId: SHOP.id,
+          source: 'webhook' as const,
+          dedupeKey: `${order.platformOrderId}@${i}`,
+          payload: { order },
+        }));
+        await together.orders.receiveAll(deliveries);
+        await oneByOne.orders.receiveAll(deliveries);
+        const a = await together.orders.processBatch(100);
+        expect(a.claimed).toBe(orders.length);
+        expect(a.applied).toBe(orders.length);
+        const byOne = [];
+        for (;;) {
+          const r = await oneByOne.orders.processBatch(1);
+          if (r.claimed === 0) break;
+          byOne.push(...r.results);
+        }
+        expect(a.results).toEqual(byOne);
+        expect(await snapshot(together)).toEqual(await snapshot(oneByOne));
+      }),
+      { numRuns: 15, endOnFailure: true },
+    );
+    // The fast path took part: most of those orders were new, mapped and simple.
+    const [taken] = await together.t.db.withSession((s) =>
+      s.query<{ n: number }>(`SELECT COUNT(*)::int AS n FROM sales_order`),
+    );
+    expect(taken!.n).toBeGreaterThan(15);
+    expect(await together.inv.verify()).toMatchObject({ ok: true });
+  });
+});
+
+describe('a batch of new orders on scarce stock', () => {
+  let f: OrdersFixture;
+  beforeAll(async () => {
+    f = await ordersFixture();
+    await setUp(f, { tea: 1, rare: 7, cup: 1 });
+  });
+  afterAll(async () => {
+    await f?.close();
+  });
+
+  it('gives the units to the orders in the order they arrived, never more than on hand, and flags the rest exactly', async () => {
+    const orders = ordersOf(
+      Array.from({ length: 6 }, () => ({
+        lines: [{ item: 'rare' as const, quantity: 2 }],
+        status: 'paid' as const,
+        mismatch: false,
+        revises: null,
+      })),
+      'S',
+    );
+    // Arrival order differs from the order ids' order.
+    const arrival = [3, 0, 5, 1, 4, 2].map((i) => orders[i]!);
+    await f.orders.receiveAll(
+      arrival.map((order) => ({ shopId: SHOP.id, source: 'webhook' as const, payload: { order } })),
+    );
+    const r = await f.orders.processBatch(100);
+    expect(r.applied).toBe(6);
+    const held = await Promise.all(
+      arrival.map(async (o) => (await f.lineState(lineKeyOf(SHOP.id, o.platformOrderId, 'L1'))).active),
+    );
+    expect(held).toEqual([2, 2, 2, 1, 0, 0]);
+    expect(await f.openExceptions('oversell')).toEqual(
+      arrival.slice(3).map((o, k) => ({
+        kind: 'oversell',
+        subject: lineKeyOf(SHOP.id, o.platformOrderId, 'L1'),
+        quantity: [1, 2, 2][k],
+      })),
+    );
+    const [level] = await f.inv.availability.ats({ skuIds: [2] });
+    expect(level).toMatchObject({ onHand: 7, reserved: 7 });
+    expect(await f.inv.verify()).toMatchObject({ ok: true });
+  });
+});
