@@ -155,7 +155,11 @@ describe('background sync', () => {
     // Pulls every second again, each re-reading the order in its overlap window: not stored.
     expect((await admin('resume', {})).status).toBe(200);
     const resumed = Date.now();
-    await until('two pulls since', async () => (await lastPull()) ?? 0, (t) => t > resumed + 1500);
+    await until(
+      'two pulls since',
+      async () => (await lastPull()) ?? 0,
+      (t) => t > resumed + 1500,
+    );
     expect(await rows()).toEqual(['webhook:1']);
     // A new revision on the platform is stored and applied.
     await sandbox.cancel(id!);
