@@ -310,8 +310,9 @@ export async function runChecks(
       };
       const shows = session.quantity(ref);
       heldBack += p.held_back ?? 0;
-      // Absolute-push platforms (no read-back: not Shopify) may end below the ledger when one of
-      // their own sales raced a push: under-listing, never overselling (see driver.ts).
+      // Platforms without compare-and-set (not Shopify) read back, then write an absolute value:
+      // a sale of their own between the two can leave them below the ledger: under-listing,
+      // never overselling (see driver.ts).
       const exact = p.shop_id.startsWith('shopify');
       if (
         p.status !== 'synced' ||

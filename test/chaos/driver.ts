@@ -964,10 +964,10 @@ async function convergenceBlockers(
         continue;
       }
       const q = s.session.quantity(entry.stockRef as ListingRef);
-      // Platforms pushed absolute quantities (no compare-and-set or read-back in our connectors:
-      // Taobao, Douyin) can end below the ledger when one of their own sales races a push; that
-      // under-lists but never oversells, so only a platform above the ledger blocks convergence
-      // there (the README's stock push section names this gap).
+      // Platforms without compare-and-set (Taobao, Douyin: read back, then an absolute write)
+      // can end below the ledger when one of their own sales falls between the read and the
+      // write; that under-lists but never oversells, so only a platform above the ledger blocks
+      // convergence there (the README's stock push section names this gap).
       const exact = s.platform === 'shopify';
       if (row.status !== 'synced' || (exact ? q !== row.desired : q > row.desired))
         out.push(`${s.id} ${row.sku}: ${row.status}, desired ${row.desired}, platform ${q}`);

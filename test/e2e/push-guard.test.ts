@@ -11,7 +11,7 @@ import { until } from '../support/e2e.js';
 import { type Rig, startRig } from '../support/sync-rig.js';
 
 const A = 'shopify-a'; // compare-and-set + read-back
-const B = 'tmall-b'; // absolute pushes only
+const B = 'tmall-b'; // read-back, then absolute pushes (no compare-and-set)
 const BAD = 'shopify-bad'; // wrong access token
 let rig: Rig;
 

@@ -18,7 +18,7 @@ beforeAll(async () => {
   rig = await startRig({
     shops: [
       // reserveOn created, as the sandboxes take stock when an order is placed: with `paid`, an
-      // unpaid order keeps units off an absolute-push platform (Taobao, Douyin) that the ledger
+      // unpaid order keeps units off a platform without compare-and-set (Taobao, Douyin) that the ledger
       // still offers, and "the platform shows the desired quantity" would not be exact.
       { id: A, platform: 'shopify', seed: 11, reserveOn: 'created' },
       { id: B, platform: 'taobao', seed: 12, reserveOn: 'created' },
