@@ -297,9 +297,9 @@ function toSkuView(row: {
 
 /**
  * Marks a SKU for the stock push planner (safety stock or a bundle recipe changes what its
- * listings may show). Upserted, so the mark stays locked until this commits.
+ * listings may show). The planner sees the mark once this commits (see migration stock_dirty_log).
  */
 async function markDirty(tx: PrismaTx, skuId: number): Promise<void> {
   await sqlOf(tx).execute(sql`
-    INSERT INTO stock_dirty (sku_id) VALUES (${skuId}) ON CONFLICT (sku_id) DO UPDATE SET marked_at = now()`);
+    INSERT INTO stock_dirty (sku_id) VALUES (${skuId})`);
 }

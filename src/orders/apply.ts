@@ -164,8 +164,7 @@ export async function recordOwnSales(tx: Tx, delta: ReadonlyMap<number, number>)
   // arrived without changing the quantity wanted (unpaid, with reserveOn paid) leave what the
   // platform shows unexplained, and the planner then queues a push.
   await tx.execute(sql`
-    INSERT INTO stock_dirty (sku_id) SELECT DISTINCT sku_id FROM listing WHERE id = ANY(${ids}::int[]) ORDER BY sku_id
-    ON CONFLICT (sku_id) DO UPDATE SET marked_at = stock_dirty.marked_at`);
+    INSERT INTO stock_dirty (sku_id) SELECT DISTINCT sku_id FROM listing WHERE id = ANY(${ids}::int[])`);
 }
 
 async function lockOrder(

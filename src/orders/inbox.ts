@@ -69,6 +69,20 @@ export async function storeDeliveries(
   });
 }
 
+/**
+ * The inbox key of a delivery carrying a whole order: the order's revision and a hash of its
+ * content, whatever brought it. A webhook and a pull (or a second webhook topic) bringing the
+ * same revision are then one inbox event, stored and applied once; a changed order is a new one.
+ */
+export function orderRevisionKey(order: {
+  platformOrderId: string;
+  platformModifiedAt?: string | undefined;
+  platformVersion?: number | undefined;
+}): string {
+  const hash = createHash('sha256').update(stableJson(order)).digest('hex').slice(0, 24);
+  return `order:${order.platformOrderId}:${order.platformModifiedAt ?? ''}:${order.platformVersion ?? ''}:${hash}`;
+}
+
 function dedupeKeyOf(d: InboxDelivery): string {
   return d.dedupeKey === undefined
     ? `sha256:${createHash('sha256').update(stableJson(d.payload)).digest('hex')}`

@@ -369,11 +369,10 @@ export class Orders {
           SET sku_id = EXCLUDED.sku_id, units_per_item = EXCLUDED.units_per_item, stock_ref = EXCLUDED.stock_ref,
               stock_location = EXCLUDED.stock_location, push_excluded = EXCLUDED.push_excluded, updated_at = now()
         RETURNING id`);
-      // The listing's quantity must be (re)computed and pushed. DO UPDATE, not DO NOTHING: the
-      // mark stays locked until this commits, so the push planner cannot consume it before the
-      // listing is visible (see migration stock_dirty_lock).
+      // The listing's quantity must be (re)computed and pushed. The planner sees this mark only
+      // once this commits, and the listing with it (see migration stock_dirty_log).
       await tx.execute(sql`
-        INSERT INTO stock_dirty (sku_id) VALUES (${sku.id}) ON CONFLICT (sku_id) DO UPDATE SET marked_at = now()`);
+        INSERT INTO stock_dirty (sku_id) VALUES (${sku.id})`);
       return row!.id;
     });
     const waiting = await this.inv.transaction((tx) =>

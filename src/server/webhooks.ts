@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
-import type { RawHeaders } from '../../connectors/contract.js';
-import type { InboxDelivery } from '../orders/inbox.js';
+import type { RawHeaders, WebhookResult } from '../../connectors/contract.js';
+import { type InboxDelivery, orderRevisionKey } from '../orders/inbox.js';
 import type { Orders } from '../orders/index.js';
 import type { ShopConnector } from '../sync/shop-connectors.js';
 import { type AppEnv, errorBody } from './app.js';
@@ -36,17 +36,7 @@ export function webhookRouter(deps: { orders: Orders; shops: ReadonlyMap<string,
       c.get('log').warn({ shop: shopId, status: result.status, error: result.error }, 'webhook rejected');
       return c.json(errorBody(c.get('requestId'), 'webhook_rejected', result.error), result.status);
     }
-    const many = result.events.length > 1;
-    const deliveries: InboxDelivery[] = result.events.map((e, i) => ({
-      shopId,
-      source: 'webhook',
-      dedupeKey: many ? `${result.dedupeKey}#${i}` : result.dedupeKey,
-      topic: result.topic ?? null,
-      payload:
-        e.kind === 'order'
-          ? { order: { ...e.order, shopId } }
-          : { refetch: e.platformOrderId, reason: e.reason ?? null },
-    }));
+    const deliveries = inboxDeliveries(shopId, result);
     const stored = await deps.orders.receiveAll(deliveries);
     // At debug: the request line (info) already says which shop's webhook was answered how, and
     // at a 双11 peak a second line per webhook is a few percent of the daemon's CPU.
@@ -67,4 +57,32 @@ export function webhookRouter(deps: { orders: Orders; shops: ReadonlyMap<string,
     );
   });
   return r;
+}
+
+/**
+ * The inbox rows of an accepted delivery. An event carrying the whole order is keyed by the
+ * order's revision (orderRevisionKey), so the same revision arriving again, by another webhook
+ * topic or by a pull, is stored once; a re-fetch hint by the platform's delivery id.
+ */
+export function inboxDeliveries(shopId: string, result: WebhookResult & { ok: true }): InboxDelivery[] {
+  const many = result.events.length > 1;
+  return result.events.map((e, i) => {
+    if (e.kind === 'order') {
+      const order = { ...e.order, shopId };
+      return {
+        shopId,
+        source: 'webhook',
+        dedupeKey: orderRevisionKey(order),
+        topic: result.topic ?? null,
+        payload: { order },
+      };
+    }
+    return {
+      shopId,
+      source: 'webhook',
+      dedupeKey: many ? `${result.dedupeKey}#${i}` : result.dedupeKey,
+      topic: result.topic ?? null,
+      payload: { refetch: e.platformOrderId, reason: e.reason ?? null },
+    };
+  });
 }

@@ -1,11 +1,10 @@
-import { createHash } from 'node:crypto';
 import { ConnectorError, type RateLimitedError } from '../../connectors/contract.js';
 import { sql } from '../db/sql.js';
 import { type CanonicalOrder, supersedes } from '../domain/order.js';
 import type { Inventory } from '../inventory/index.js';
 import type { Tx } from '../inventory/tx.js';
 import { raiseException } from '../orders/exceptions.js';
-import type { InboxDelivery } from '../orders/inbox.js';
+import { type InboxDelivery, orderRevisionKey } from '../orders/inbox.js';
 import type { Orders } from '../orders/index.js';
 import type { ShopConnector } from './shop-connectors.js';
 import type { ShopGate } from './shop-gate.js';
@@ -51,15 +50,11 @@ export async function pullShop(
     const next = () => (gate ? gate.run(() => pages.next()) : pages.next());
     for (let it = await next(); !it.done; it = await next()) {
       const page = it.value;
-      const deliveries: InboxDelivery[] = page.orders.map((o) => ({
-        shopId,
-        source: 'pull',
-        // One inbox row per order revision: an overlapping re-read of it is dropped.
-        // and its content: two revisions within one second (platform times have whole
-        // seconds) are different deliveries.
-        dedupeKey: `pull:${o.platformOrderId}:${o.platformModifiedAt ?? ''}:${o.platformVersion ?? ''}:${createHash('sha256').update(JSON.stringify(o)).digest('hex').slice(0, 16)}`,
-        payload: { order: { ...o, shopId } },
-      }));
+      const deliveries: InboxDelivery[] = page.orders.map((o) => {
+        const order = { ...o, shopId };
+        // One inbox row per order revision, however many times and ways it is read.
+        return { shopId, source: 'pull', dedupeKey: orderRevisionKey(order), payload: { order } };
+      });
       await inv.transaction(async (tx) => {
         await orders.receiveAll(await notStoredYet(tx, shopId, deliveries), tx);
         for (const r of page.rejects) {

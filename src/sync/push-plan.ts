@@ -30,19 +30,18 @@ export async function planPushes(
   limit = 500,
 ): Promise<PlanReport> {
   return inv.transaction(async (tx) => {
+    // Marks are a log (one per change): several of one SKU are planned once.
     const dirty = await tx.query<{ sku_id: number; marked_at: Date | string }>(sql`
-      DELETE FROM stock_dirty WHERE sku_id IN (
-        SELECT sku_id FROM stock_dirty ORDER BY marked_at LIMIT ${limit} FOR UPDATE SKIP LOCKED)
+      DELETE FROM stock_dirty WHERE id IN (
+        SELECT id FROM stock_dirty ORDER BY id LIMIT ${limit * 10} FOR UPDATE SKIP LOCKED)
       RETURNING sku_id, marked_at`);
     if (dirty.length === 0) return { skus: 0, listings: 0 };
-    const listings = await affectedListings(
-      tx,
-      dirty.map((d) => d.sku_id),
-    );
+    const skuIds = [...new Set(dirty.map((d) => d.sku_id))].sort((a, b) => a - b);
+    const listings = await affectedListings(tx, skuIds);
     const changedAt = new Date(Math.min(...dirty.map((d) => new Date(d.marked_at).getTime())));
     const planned = await desiredQuantities(inv, tx, shops, listings);
     await storeDesired(tx, planned, changedAt);
-    return { skus: dirty.length, listings: planned.length };
+    return { skus: skuIds.length, listings: planned.length };
   });
 }
 

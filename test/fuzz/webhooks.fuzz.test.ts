@@ -23,6 +23,7 @@ import { connectors } from '../../connectors/registry.js';
 import { configSchema } from '../../src/config.js';
 import { type Daemon, startDaemon } from '../../src/daemon.js';
 import { createLogger } from '../../src/log.js';
+import { inboxDeliveries } from '../../src/server/webhooks.js';
 import { createTestDb, onPostgres, type TestDb } from '../support/db.js';
 import {
   changedTables,
@@ -493,10 +494,9 @@ const contentType = fc.option(
  */
 function remember(t: Target, accepted: WebhookResult): number {
   if (!accepted.ok) return 0;
-  const n = accepted.events.length;
   let fresh = 0;
-  for (let i = 0; i < n; i++) {
-    const key = `${t.shopId}|${n > 1 ? `${accepted.dedupeKey}#${i}` : accepted.dedupeKey}`;
+  for (const d of inboxDeliveries(t.shopId, accepted)) {
+    const key = `${t.shopId}|${d.dedupeKey}`;
     if (!storedKeys.has(key)) fresh++;
     storedKeys.add(key);
   }

@@ -91,7 +91,9 @@ describe('stock_reserve_line', () => {
     );
     expect(stored!.result).toEqual(r);
     // The balance trigger marked the SKU for the push planner.
-    expect(await rows(f.t.db, 'SELECT 1 FROM stock_dirty WHERE sku_id = $1', [s])).toHaveLength(1);
+    expect(await rows(f.t.db, 'SELECT sku_id FROM stock_dirty ORDER BY id DESC LIMIT 1', [])).toEqual([
+      { sku_id: s },
+    ]);
     await inv.idle();
   });
 
@@ -472,9 +474,11 @@ describe('stock_reserve_line and the general path (property)', () => {
          WHERE sku_id = ANY($1::int[]) ORDER BY id`,
         [skuIds],
       ),
-      dirty: await rows(db, 'SELECT sku_id FROM stock_dirty WHERE sku_id = ANY($1::int[]) ORDER BY 1', [
-        skuIds,
-      ]),
+      dirty: await rows(
+        db,
+        'SELECT DISTINCT sku_id FROM stock_dirty WHERE sku_id = ANY($1::int[]) ORDER BY 1',
+        [skuIds],
+      ),
     };
   }
 

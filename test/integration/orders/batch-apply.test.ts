@@ -120,7 +120,7 @@ async function snapshot(f: OrdersFixture) {
     exceptions: await q(`
       SELECT kind::text, subject, status::text, quantity, message FROM order_exception ORDER BY 1, 2`),
     push: await q(`SELECT listing_id, own_since_push, held_back, given_back FROM stock_push ORDER BY 1`),
-    dirty: await q(`SELECT sku_id FROM stock_dirty ORDER BY 1`),
+    dirty: await q(`SELECT DISTINCT sku_id FROM stock_dirty ORDER BY 1`),
     inbox: await q(`SELECT status::text, COUNT(*)::int AS n FROM inbox_event GROUP BY 1 ORDER BY 1`),
   };
 }
