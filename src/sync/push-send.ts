@@ -203,12 +203,13 @@ async function pushBatch(
     });
   }
   await inv.transaction(async (tx) => {
+    const succeeded: { plan: Plan; quantity: number }[] = [];
     for (const [k, plan] of plans.entries()) {
       const res = results[k];
       if (res?.status === 'ok') {
         report.synced++;
         report.heldBack += plan.heldBack;
-        await recordSuccess(tx, plan, res.quantity);
+        succeeded.push({ plan, quantity: res.quantity });
       } else if (res?.status === 'compare_mismatch') {
         // Changed again between our read and our write: a busy listing. Try again shortly.
         await recordFailure(tx, plan.row, `platform quantity changed during the push: ${res.message}`, {
@@ -225,6 +226,7 @@ async function pushBatch(
         });
       }
     }
+    await recordSuccesses(tx, succeeded);
   });
 }
 
@@ -310,23 +312,31 @@ function refOf(r: Claimed): ListingRef {
     : { listingId: r.stock_ref };
 }
 
-async function recordSuccess(tx: Tx, plan: Plan, quantity: number): Promise<void> {
-  const { row } = plan;
-  const givenBack = plan.givenBack ?? 0;
-  const latency = row.pending_since ? Date.now() - new Date(row.pending_since).getTime() : null;
+/** Records the pushes the platform accepted: one statement for the batch, rows in id order. */
+async function recordSuccesses(tx: Tx, done: readonly { plan: Plan; quantity: number }[]): Promise<void> {
+  if (done.length === 0) return;
+  const rows = [...done].sort((a, b) => a.plan.row.listing_id - b.plan.row.listing_id);
+  const col = <T>(f: (d: (typeof rows)[number]) => T) => rows.map(f);
+  const now = Date.now();
   // The units counted since the claim stay counted; the held-back ones are pre-credited.
   await tx.execute(sql`
-    UPDATE stock_push SET pushed = ${quantity}, pushed_at = now(), last_error = NULL, attempts = 0,
-      own_since_push = own_since_push - ${row.own_since_push} - ${plan.heldBack} + ${givenBack},
-      held_back = ${plan.heldBack}, given_back = ${givenBack},
+    UPDATE stock_push p SET pushed = t.qty, pushed_at = now(), last_error = NULL, attempts = 0,
+      own_since_push = p.own_since_push - t.own - t.held + t.given,
+      held_back = t.held, given_back = t.given,
       attempt_qty = NULL, attempt_own = NULL, claimed_until = NULL,
-      held_back_at = CASE WHEN ${plan.heldBack + givenBack}::int > 0 THEN COALESCE(held_back_at, now()) END,
-      latency_ms = COALESCE(${latency}::int, latency_ms),
-      status = CASE WHEN desired = ${row.desired} OR desired = ${quantity} THEN 'synced'::"PushStatus"
+      held_back_at = CASE WHEN t.held + t.given > 0 THEN COALESCE(p.held_back_at, now()) END,
+      latency_ms = COALESCE(t.latency, p.latency_ms),
+      status = CASE WHEN p.desired = t.desired OR p.desired = t.qty THEN 'synced'::"PushStatus"
                     ELSE 'pending'::"PushStatus" END,
-      pending_since = CASE WHEN desired = ${row.desired} OR desired = ${quantity} THEN NULL ELSE pending_since END,
+      pending_since = CASE WHEN p.desired = t.desired OR p.desired = t.qty THEN NULL ELSE p.pending_since END,
       next_attempt_at = now()
-    WHERE listing_id = ${row.listing_id}`);
+    FROM unnest(${col((d) => d.plan.row.listing_id)}::int[], ${col((d) => d.quantity)}::int[],
+                ${col((d) => d.plan.row.own_since_push)}::int[], ${col((d) => d.plan.heldBack)}::int[],
+                ${col((d) => d.plan.givenBack ?? 0)}::int[],
+                ${col((d) => (d.plan.row.pending_since ? now - new Date(d.plan.row.pending_since).getTime() : null))}::int[],
+                ${col((d) => d.plan.row.desired)}::int[])
+      AS t(id, qty, own, held, given, latency, desired)
+    WHERE p.listing_id = t.id`);
 }
 
 /**
