@@ -148,18 +148,17 @@ export function ownSales(
   return into;
 }
 
-/** Records what {@link ownSales} counted (listing id -> items taken, negative when given back). */
+/**
+ * Records what {@link ownSales} counted (listing id -> items taken, negative when given back),
+ * in the order's transaction: appended to `stock_push_sale`, which the push pipeline folds into
+ * the listings' `stock_push` rows (see src/sync/own-sales.ts). Appending waits for nobody.
+ */
 export async function recordOwnSales(tx: Tx, delta: ReadonlyMap<number, number>): Promise<void> {
   const ids = [...delta.keys()].filter((id) => delta.get(id) !== 0).sort((a, b) => a - b);
   if (ids.length === 0) return;
   await tx.execute(sql`
-    UPDATE stock_push p SET own_since_push = p.own_since_push + d.n,
-      held_back = GREATEST(0, p.held_back - GREATEST(d.n, 0)),
-      given_back = GREATEST(0, p.given_back - GREATEST(-d.n, 0)),
-      held_back_at = CASE WHEN GREATEST(0, p.held_back - GREATEST(d.n, 0)) + GREATEST(0, p.given_back - GREATEST(-d.n, 0)) > 0
-                          THEN p.held_back_at END
-    FROM unnest(${ids}::int[], ${ids.map((id) => delta.get(id)!)}::int[]) AS d(id, n)
-    WHERE p.listing_id = d.id`);
+    INSERT INTO stock_push_sale (listing_id, n)
+    SELECT * FROM unnest(${ids}::int[], ${ids.map((id) => delta.get(id)!)}::int[])`);
   // The planner looks at these listings again once this commits: held-back units whose orders
   // arrived without changing the quantity wanted (unpaid, with reserveOn paid) leave what the
   // platform shows unexplained, and the planner then queues a push.

@@ -2,6 +2,7 @@ import { sql } from '../db/sql.js';
 import type { Inventory } from '../inventory/index.js';
 import type { Tx } from '../inventory/tx.js';
 import { type BufferRule, bufferItems, listedQuantity, type PushRules } from './channel-rules.js';
+import { foldOwnSales } from './own-sales.js';
 
 /** What the planner needs of a shop. */
 export interface PlanShop {
@@ -29,6 +30,8 @@ export async function planPushes(
   shops: ReadonlyMap<string, PlanShop>,
   limit = 500,
 ): Promise<PlanReport> {
+  // Keeps the own-sales log short (the pusher folds the listings it pushes; this, the rest).
+  await inv.transaction((tx) => foldOwnSales(tx, null));
   return inv.transaction(async (tx) => {
     // Marks are a log (one per change): several of one SKU are planned once.
     const dirty = await tx.query<{ sku_id: number; marked_at: Date | string }>(sql`

@@ -7,6 +7,7 @@ import {
 import { sql } from '../db/sql.js';
 import type { Inventory } from '../inventory/index.js';
 import type { Tx } from '../inventory/tx.js';
+import { foldOwnSales } from './own-sales.js';
 import type { ShopConnector } from './shop-connectors.js';
 import type { ShopGate } from './shop-gate.js';
 
@@ -17,7 +18,8 @@ import type { ShopGate } from './shop-gate.js';
  * No re-inflation. An absolute push must not give back units the platform sold in orders we
  * have not imported yet. Since our last push (value L) the platform took S units; we imported I
  * of them (counted per listing as orders are applied: `own_since_push`); the other U = S − I
- * are sold there but not in `desired` yet. So we push `desired − U`. The platform's current
+ * are sold there but not in `desired` yet (the intake appends each order's count to a log,
+ * folded into the row when the pusher claims it: see own-sales.ts). So we push `desired − U`. The platform's current
  * value P = L − S gives U = (L − P) − I:
  * - with compare-and-set (Shopify) we first push optimistically, expecting P = L − I (nothing
  *   unimported); on a mismatch we read P back and push again expecting exactly P;
@@ -114,8 +116,8 @@ export async function pushShop(
 }
 
 async function claim(inv: Inventory, shopId: string, limit: number): Promise<Claimed[]> {
-  return inv.transaction((tx) =>
-    tx.query<Claimed>(sql`
+  return inv.transaction(async (tx) => {
+    const rows = await tx.query<Claimed>(sql`
       UPDATE stock_push p SET claimed_until = now() + ${PUSH_LEASE_MS} * interval '1 millisecond'
       FROM (
         SELECT p2.listing_id FROM stock_push p2 JOIN listing l ON l.id = p2.listing_id
@@ -125,8 +127,15 @@ async function claim(inv: Inventory, shopId: string, limit: number): Promise<Cla
       ) c, listing l
       WHERE p.listing_id = c.listing_id AND l.id = p.listing_id
       RETURNING p.listing_id, p.desired, p.pushed, p.own_since_push, p.attempt_qty, p.attempt_own,
-                p.pending_since, l.stock_ref, l.stock_location, p.attempts`),
-  );
+                p.pending_since, l.stock_ref, l.stock_location, p.attempts`);
+    // The sales imported so far, counted in the rows now ours (locked by the claim above).
+    const own = await foldOwnSales(
+      tx,
+      rows.map((r) => r.listing_id),
+      { claimed: true },
+    );
+    return rows.map((r) => (own.has(r.listing_id) ? { ...r, own_since_push: own.get(r.listing_id)! } : r));
+  });
 }
 
 /** Gives claimed rows back untouched, due again after `waitMs`. */

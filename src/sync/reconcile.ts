@@ -1,5 +1,6 @@
 import { sql } from '../db/sql.js';
 import type { Inventory } from '../inventory/index.js';
+import { foldOwnSales } from './own-sales.js';
 import { type PlanShop, planShop } from './push-plan.js';
 import type { ShopConnector } from './shop-connectors.js';
 import type { ShopGate } from './shop-gate.js';
@@ -40,6 +41,8 @@ export async function reconcileShop(
   const report: ReconcileReport = { shopId: shop.id, planned: 0, read: 0, drifted: 0, expiredHeldBack: 0 };
   if (!shop.push.enabled) return report;
   report.planned = await planShop(inv, shop);
+  // Held-back units whose orders arrived are no longer outstanding: counted before the grace.
+  await inv.transaction((tx) => foldOwnSales(tx, null, { limit: 100_000 }));
   const [expired] = await inv.transaction((tx) =>
     tx.query<{ n: number | null }>(sql`
       WITH old AS (
@@ -63,8 +66,17 @@ export async function reconcileShop(
   let after = 0;
   try {
     for (;;) {
-      const rows = await inv.transaction((tx) =>
-        tx.query<{
+      // What the platform should show now: our last push minus the sales imported since (the
+      // own-sales log folded first; a listing a pusher holds keeps its log, counted here too).
+      const rows = await inv.transaction(async (tx) => {
+        const page = await tx.query<{ listing_id: number }>(sql`
+          SELECT p.listing_id FROM stock_push p JOIN listing l ON l.id = p.listing_id
+          WHERE l.shop_id = ${shop.id} AND p.listing_id > ${after} AND p.pushed IS NOT NULL
+            AND l.stock_ref IS NOT NULL AND NOT l.push_excluded
+          ORDER BY p.listing_id LIMIT ${batch}`);
+        const ids = page.map((r) => r.listing_id);
+        await foldOwnSales(tx, ids);
+        return tx.query<{
           listing_id: number;
           stock_ref: string;
           stock_location: string | null;
@@ -72,12 +84,11 @@ export async function reconcileShop(
           own_since_push: number;
         }>(sql`
           SELECT p.listing_id, l.stock_ref, l.stock_location, p.pushed,
-                 p.own_since_push + p.held_back - p.given_back AS own_since_push
+                 (p.own_since_push + p.held_back - p.given_back
+                 + COALESCE((SELECT SUM(s.n) FROM stock_push_sale s WHERE s.listing_id = p.listing_id), 0)::int) AS own_since_push
           FROM stock_push p JOIN listing l ON l.id = p.listing_id
-          WHERE l.shop_id = ${shop.id} AND p.listing_id > ${after} AND p.pushed IS NOT NULL
-            AND l.stock_ref IS NOT NULL AND NOT l.push_excluded
-          ORDER BY p.listing_id LIMIT ${batch}`),
-      );
+          WHERE p.listing_id = ANY(${ids}::int[]) ORDER BY p.listing_id`);
+      });
       if (rows.length === 0) break;
       after = rows.at(-1)!.listing_id;
       const readings = await gate.run(() =>
@@ -111,7 +122,11 @@ export async function reconcileShop(
             drift = CASE WHEN t.drift <> 0 THEN t.drift END,
             drift_at = CASE WHEN t.drift <> 0 THEN now() ELSE p.drift_at END,
             pushed = CASE WHEN t.qty = p.desired AND t.drift <> 0 THEN t.qty ELSE p.pushed END,
-            own_since_push = CASE WHEN t.qty = p.desired AND t.drift <> 0 THEN 0 ELSE p.own_since_push END,
+            -- The platform shows the quantity wanted: nothing is outstanding, and the sales still in
+            -- the log (a pusher held the listing) are in that reading already.
+            own_since_push = CASE WHEN t.qty = p.desired AND t.drift <> 0
+              THEN -COALESCE((SELECT SUM(s.n) FROM stock_push_sale s WHERE s.listing_id = p.listing_id), 0)::int
+              ELSE p.own_since_push END,
             held_back = CASE WHEN t.qty = p.desired AND t.drift <> 0 THEN 0 ELSE p.held_back END,
             given_back = CASE WHEN t.qty = p.desired AND t.drift <> 0 THEN 0 ELSE p.given_back END,
             status = CASE WHEN t.qty = p.desired THEN 'synced'::"PushStatus"
@@ -122,7 +137,8 @@ export async function reconcileShop(
             next_attempt_at = CASE WHEN t.drift <> 0 AND t.qty <> p.desired THEN now() ELSE p.next_attempt_at END
           FROM unnest(${ids}::int[], ${quantities}::int[], ${drifts}::int[]) AS t(id, qty, drift)
           WHERE p.listing_id = t.id
-            AND p.pushed - (p.own_since_push + p.held_back - p.given_back) + t.drift = t.qty`),
+            AND p.pushed - (p.own_since_push + p.held_back - p.given_back
+              + COALESCE((SELECT SUM(s.n) FROM stock_push_sale s WHERE s.listing_id = p.listing_id), 0)) + t.drift = t.qty`),
       );
     }
     gate.succeeded();

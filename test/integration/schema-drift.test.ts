@@ -72,6 +72,7 @@ describe('schema.prisma vs the migrated database', () => {
       'stock_level',
       'stock_movement',
       'stock_push',
+      'stock_push_sale',
       'warehouse',
     ]);
     expect(actual.tables.map((x) => x.name).sort()).toEqual(tables);

@@ -119,7 +119,10 @@ async function snapshot(f: OrdersFixture) {
       FROM sales_order_line l JOIN sales_order o ON o.id = l.order_id ORDER BY 1, 2`),
     exceptions: await q(`
       SELECT kind::text, subject, status::text, quantity, message FROM order_exception ORDER BY 1, 2`),
-    push: await q(`SELECT listing_id, own_since_push, held_back, given_back FROM stock_push ORDER BY 1`),
+    push: await q(`
+      SELECT p.listing_id, p.own_since_push, p.held_back, p.given_back,
+             (SELECT COALESCE(SUM(n), 0)::int FROM stock_push_sale s WHERE s.listing_id = p.listing_id) AS unfolded
+      FROM stock_push p ORDER BY 1`),
     dirty: await q(`SELECT DISTINCT sku_id FROM stock_dirty ORDER BY 1`),
     inbox: await q(`SELECT status::text, COUNT(*)::int AS n FROM inbox_event GROUP BY 1 ORDER BY 1`),
   };

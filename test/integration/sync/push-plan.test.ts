@@ -21,7 +21,10 @@ async function plan(): Promise<void> {
 async function row(listingId: number) {
   const [r] = await f.t.db.withSession((s) =>
     s.query<{ desired: number; buffer: number; status: string; own_since_push: number }>(
-      `SELECT desired, buffer, status::text AS status, own_since_push FROM stock_push WHERE listing_id = ${listingId}`,
+      `SELECT desired, buffer, status::text AS status,
+              own_since_push + COALESCE((SELECT SUM(n) FROM stock_push_sale WHERE listing_id = ${listingId}), 0)::int
+                AS own_since_push
+       FROM stock_push WHERE listing_id = ${listingId}`,
     ),
   );
   return r;
