@@ -55,7 +55,7 @@ export async function storeDeliveries(
     SELECT t.shop_id, t.source, t.dedupe_key, t.topic, t.payload
     FROM unnest(${ds.map((d) => d.shopId)}::text[], ${ds.map((d) => d.source)}::text[], ${keys}::text[],
                 ${ds.map((d) => (d.topic == null ? null : storableText(d.topic)))}::text[],
-                ${ds.map((d) => JSON.stringify(d.payload, (_k, v) => (typeof v === 'string' ? storableText(v) : v)))}::jsonb[])
+                ${ds.map((d) => storableJson(d.payload))}::jsonb[])
       WITH ORDINALITY AS t(shop_id, source, dedupe_key, topic, payload, n)
     ORDER BY t.n
     ON CONFLICT (shop_id, dedupe_key) DO NOTHING
@@ -89,6 +89,19 @@ function dedupeKeyOf(d: InboxDelivery): string {
     : d.dedupeKey.length > MAX_DEDUPE_KEY_LENGTH || storableText(d.dedupeKey) !== d.dedupeKey
       ? `key-sha256:${createHash('sha256').update(d.dedupeKey).digest('hex')}`
       : d.dedupeKey;
+}
+
+/**
+ * The payload as JSON PostgreSQL's jsonb takes. JSON.stringify writes NUL and unpaired
+ * surrogates as `\u` escapes (and nothing else that way), so the common payload is written once
+ * and only one holding such an escape (or text that merely looks like one) goes through the
+ * replacer, which costs a call per value.
+ */
+function storableJson(payload: unknown): string {
+  const json = JSON.stringify(payload);
+  return /\\u(?:0000|d[89a-f])/i.test(json)
+    ? JSON.stringify(payload, (_k, v) => (typeof v === 'string' ? storableText(v) : v))
+    : json;
 }
 
 function storableText(s: string): string {

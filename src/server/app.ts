@@ -72,7 +72,7 @@ export interface AppDeps {
   routes?: readonly MountedRouter[];
 }
 
-/** Paths probed every few seconds by orchestrators: logged at debug, not info. */
+/** Paths probed every few seconds by orchestrators: logged at debug, not info (when they answer). */
 const PROBE_PATHS = new Set(['/healthz', '/readyz']);
 
 export function createApp(deps: AppDeps): Hono<AppEnv> {
@@ -95,7 +95,12 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       status: c.res.status,
       ms: Math.round(performance.now() - started),
     };
-    if (PROBE_PATHS.has(c.req.path) && c.res.status < 500) reqLog.debug(fields, 'request');
+    // Probes, and webhooks the platforms deliver by the thousand at a peak, at debug when they
+    // went well (a refused webhook is also logged by the router, with why, at warn).
+    const routine =
+      (PROBE_PATHS.has(c.req.path) && c.res.status < 500) ||
+      (c.req.path.startsWith('/webhooks/') && c.res.status < 400);
+    if (routine) reqLog.debug(fields, 'request');
     else reqLog.info(fields, 'request');
   });
   // `%00` is the only way a NUL reaches a path or query parameter, and PostgreSQL text cannot
