@@ -5,7 +5,7 @@ import { type LineStockTarget, lineStockTargets, type StockPolicy } from '../dom
 import { apportionOrder } from '../domain/promotions.js';
 import type { Inventory } from '../inventory/index.js';
 import type { Tx } from '../inventory/tx.js';
-import { type ExceptionInput, raiseException, settleException } from './exceptions.js';
+import { type ExceptionInput, raiseException, type Settlement, settleExceptions } from './exceptions.js';
 import { type LineSku, mapLines } from './listings.js';
 
 /** What the intake knows of a shop: its stock policy and the warehouses that fulfil it. */
@@ -76,6 +76,8 @@ export async function applyOrder(
   // A new order's row was inserted whole by lockOrder.
   if (outcome === 'updated') await storeOrder(tx, row.id, order);
 
+  // Exceptions this revision resolves, resolved together at the end.
+  const settle: Settlement[] = [];
   const amounts = apportionOrder(order);
   if (amounts.issues.length > 0) {
     await raiseException(tx, {
@@ -87,7 +89,11 @@ export async function applyOrder(
       detail: amounts.issues,
     });
   } else {
-    await settleException(tx, 'amount_mismatch', orderKey, 'amounts add up in a newer revision');
+    settle.push({
+      kind: 'amount_mismatch',
+      subject: orderKey,
+      resolution: 'amounts add up in a newer revision',
+    });
   }
 
   const skus = await mapLines(tx, shop.id, order.lines, shop.matchOuterId);
@@ -97,6 +103,10 @@ export async function applyOrder(
   // Lines take their stock rows in SKU order, so concurrent orders do not deadlock on them.
   const skuOrder = (lineId: string) => skus.get(lineId)?.skuId ?? Number.MAX_SAFE_INTEGER;
   const targets = lineStockTargets(order, shop, now).sort((a, b) => skuOrder(a.lineId) - skuOrder(b.lineId));
+  const ledger = await ledgerStates(
+    tx,
+    targets.filter((t) => skus.has(t.lineId)).map((t) => lineKeyOf(shop.id, order.platformOrderId, t.lineId)),
+  );
   for (const target of targets) {
     const line = order.lines.find((l) => l.lineId === target.lineId)!;
     const lineKey = lineKeyOf(shop.id, order.platformOrderId, line.lineId);
@@ -115,9 +125,22 @@ export async function applyOrder(
       });
       continue;
     }
-    await settleException(tx, 'unmapped_sku', lineKey, `mapped by ${sku.via}`);
-    effects.push(...(await reconcileLine(tx, inv, shop, order, lineKey, line.lineId, sku, target)));
+    settle.push({ kind: 'unmapped_sku', subject: lineKey, resolution: `mapped by ${sku.via}` });
+    const have = ledger.get(lineKey) ?? { active: 0, consumed: 0, released: 0, restocked: 0 };
+    effects.push(
+      ...(await reconcileLine(
+        tx,
+        inv,
+        shop,
+        order,
+        { lineKey, lineId: line.lineId, sku, target, have },
+        settle,
+      )),
+    );
   }
+  // Exceptions are raised only with their order's row, so an order this transaction created has
+  // none open yet (the batch path relies on the same).
+  if (outcome !== 'created') await settleExceptions(tx, settle);
   await recordOwnSales(tx, ownSales(skus, order, previous));
   return { orderKey, outcome, effects };
 }
@@ -156,13 +179,14 @@ export function ownSales(
 export async function recordOwnSales(tx: Tx, delta: ReadonlyMap<number, number>): Promise<void> {
   const ids = [...delta.keys()].filter((id) => delta.get(id) !== 0).sort((a, b) => a - b);
   if (ids.length === 0) return;
+  // The planner looks at these listings again once this commits (the dirty marks): held-back
+  // units whose orders arrived without changing the quantity wanted (unpaid, with reserveOn
+  // paid) leave what the platform shows unexplained, and the planner then queues a push.
   await tx.execute(sql`
-    INSERT INTO stock_push_sale (listing_id, n)
-    SELECT * FROM unnest(${ids}::int[], ${ids.map((id) => delta.get(id)!)}::int[])`);
-  // The planner looks at these listings again once this commits: held-back units whose orders
-  // arrived without changing the quantity wanted (unpaid, with reserveOn paid) leave what the
-  // platform shows unexplained, and the planner then queues a push.
-  await tx.execute(sql`
+    WITH sale AS (
+      INSERT INTO stock_push_sale (listing_id, n)
+      SELECT * FROM unnest(${ids}::int[], ${ids.map((id) => delta.get(id)!)}::int[])
+    )
     INSERT INTO stock_dirty (sku_id) SELECT DISTINCT sku_id FROM listing WHERE id = ANY(${ids}::int[])`);
 }
 
@@ -266,33 +290,75 @@ export function oversellException(
   };
 }
 
-/** The line's reservation state in the ledger, in line stock units (whole bundles for bundles). */
-async function ledgerState(tx: Tx, lineKey: string) {
-  const rows = await tx.query<{ status: string; sku_id: number; q: number; per: number }>(sql`
-    SELECT status::text AS status, sku_id, SUM(quantity)::int AS q, MAX(units_per_line) AS per
-    FROM reservation WHERE line_key = ${lineKey} GROUP BY status, sku_id`);
-  const units = (status: string) => {
-    const mine = rows.filter((r) => r.status === status);
-    return mine.length === 0 ? 0 : Math.min(...mine.map((r) => Math.floor(r.q / r.per)));
-  };
-  const returned = await tx.query<{ sku_id: number; q: number }>(sql`
-    SELECT sku_id, SUM(quantity)::int AS q FROM stock_movement
-    WHERE kind = 'return' AND reference = ${lineKey} GROUP BY sku_id`);
-  const per = new Map(rows.map((r) => [r.sku_id, r.per]));
-  const restocked =
-    returned.length === 0 ? 0 : Math.min(...returned.map((r) => Math.floor(r.q / (per.get(r.sku_id) ?? 1))));
-  return { active: units('active'), consumed: units('consumed'), released: units('released'), restocked };
+/** What the ledger holds of an order line, in line stock units (whole bundles for bundles). */
+interface LineLedger {
+  active: number;
+  consumed: number;
+  released: number;
+  restocked: number;
 }
 
+/** The reservation state of these lines in the ledger, in one query; absent lines hold nothing. */
+async function ledgerStates(tx: Tx, lineKeys: readonly string[]): Promise<Map<string, LineLedger>> {
+  const out = new Map<string, LineLedger>();
+  if (lineKeys.length === 0) return out;
+  // Reservations by status and SKU, and the units returned (restocked) per SKU, of each line.
+  const rows = await tx.query<{
+    line_key: string;
+    status: string | null;
+    sku_id: number;
+    q: number;
+    per: number | null;
+  }>(sql`
+    SELECT line_key, status::text AS status, sku_id, SUM(quantity)::int AS q, MAX(units_per_line) AS per
+    FROM reservation WHERE line_key = ANY(${lineKeys}::text[]) GROUP BY line_key, status, sku_id
+    UNION ALL
+    SELECT reference, NULL, sku_id, SUM(quantity)::int, NULL FROM stock_movement
+    WHERE kind = 'return' AND reference = ANY(${lineKeys}::text[]) GROUP BY reference, sku_id`);
+  for (const lineKey of new Set(lineKeys)) {
+    const mine = rows.filter((r) => r.line_key === lineKey);
+    const held = mine.filter((r) => r.status !== null);
+    const returned = mine.filter((r) => r.status === null);
+    const units = (status: string) => {
+      const of = held.filter((r) => r.status === status);
+      return of.length === 0 ? 0 : Math.min(...of.map((r) => Math.floor(r.q / r.per!)));
+    };
+    const per = new Map(held.map((r) => [r.sku_id, r.per!]));
+    const restocked =
+      returned.length === 0
+        ? 0
+        : Math.min(...returned.map((r) => Math.floor(r.q / (per.get(r.sku_id) ?? 1))));
+    out.set(lineKey, {
+      active: units('active'),
+      consumed: units('consumed'),
+      released: units('released'),
+      restocked,
+    });
+  }
+  return out;
+}
+
+/** One mapped line of the revision being applied, with what the ledger holds of it. */
+interface LineToReconcile {
+  lineKey: string;
+  lineId: string;
+  sku: LineSku;
+  target: LineStockTarget;
+  /** Updated as stock moves. */
+  have: LineLedger;
+}
+
+/**
+ * Brings one line's stock to its targets. Raises the line's oversell exception when units are
+ * missing; else adds its settlement to `settle`.
+ */
 async function reconcileLine(
   tx: Tx,
   inv: Inventory,
   shop: ShopPolicy,
   order: CanonicalOrder,
-  lineKey: string,
-  lineId: string,
-  sku: LineSku,
-  target: LineStockTarget,
+  { lineKey, lineId, sku, target, have }: LineToReconcile,
+  settle: Settlement[],
 ): Promise<StockEffect[]> {
   const effects: StockEffect[] = [];
   const want = {
@@ -300,7 +366,6 @@ async function reconcileLine(
     shipped: target.shipped * sku.unitsPerItem,
     restocked: target.restocked * sku.unitsPerItem,
   };
-  const have = await ledgerState(tx, lineKey);
   // Partial reservations may reserve 0 now and more later, so their keys carry a nonce; the
   // order row lock and the level-triggered targets are what keep them from applying twice.
   const reserve = async (quantity: number, purpose: string) => {
@@ -366,7 +431,7 @@ async function reconcileLine(
       }),
     );
   } else {
-    await settleException(tx, 'oversell', lineKey, 'covered by stock');
+    settle.push({ kind: 'oversell', subject: lineKey, resolution: 'covered by stock' });
   }
 
   if (want.restocked > have.restocked) {

@@ -26,6 +26,13 @@ export async function raiseException(tx: Tx, e: ExceptionInput): Promise<void> {
       resolved_at = NULL, resolution = NULL, updated_at = now()`);
 }
 
+/** An exception to resolve if it is open, with a note of why. */
+export interface Settlement {
+  kind: ExceptionKind;
+  subject: string;
+  resolution: string;
+}
+
 /** Resolves the open exception for (kind, subject), if any, with a note of why. */
 export async function settleException(
   tx: Tx,
@@ -33,7 +40,16 @@ export async function settleException(
   subject: string,
   resolution: string,
 ): Promise<void> {
+  await settleExceptions(tx, [{ kind, subject, resolution }]);
+}
+
+/** {@link settleException} for several (kind, subject) pairs in one statement. */
+export async function settleExceptions(tx: Tx, items: readonly Settlement[]): Promise<void> {
+  if (items.length === 0) return;
   await tx.execute(sql`
-    UPDATE order_exception SET status = 'resolved', resolved_at = now(), resolution = ${resolution}, updated_at = now()
-    WHERE kind = ${kind}::"ExceptionKind" AND subject = ${subject} AND status = 'open'`);
+    UPDATE order_exception e SET status = 'resolved', resolved_at = now(), resolution = t.resolution,
+      updated_at = now()
+    FROM unnest(${items.map((i) => i.kind)}::text[], ${items.map((i) => i.subject)}::text[],
+                ${items.map((i) => i.resolution)}::text[]) AS t(kind, subject, resolution)
+    WHERE e.kind = t.kind::"ExceptionKind" AND e.subject = t.subject AND e.status = 'open'`);
 }

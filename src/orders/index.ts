@@ -190,7 +190,12 @@ export class Orders {
    * parked after `maxAttempts`, each parked event raising a `parked_event` exception.
    */
   async processBatch(limit = 50): Promise<BatchReport> {
-    const claimed = await this.inv.transaction((tx) => claimDue(tx, limit, this.leaseMs));
+    // The shops' policies are read with the claim, once for the whole batch.
+    const { claimed, policies } = await this.inv.transaction(async (tx) => {
+      const events = await claimDue(tx, limit, this.leaseMs);
+      const shops = new Set(events.map((e) => e.shopId).filter((id) => this.shops.has(id)));
+      return { claimed: events, policies: shops.size > 0 ? await this.policiesOf(tx, shops) : new Map() };
+    });
     const report: BatchReport = { claimed: claimed.length, applied: 0, retried: 0, parked: 0, results: [] };
     const results: BatchReport['results'] = new Array(claimed.length);
     // Re-fetch hints read their orders from the platform first, outside any transaction.
@@ -202,7 +207,9 @@ export class Orders {
         ),
       ),
     );
-    const together = await this.applyTogether(claimed, payloads);
+    // Each event's order is parsed once, here; both paths take it from this list.
+    const orders = claimed.map((event, index) => orderOf(event, payloads[index]!));
+    const together = await this.applyTogether(claimed, orders, policies);
     for (const [index, result] of together) {
       report.applied++;
       results[index] = result;
@@ -212,10 +219,12 @@ export class Orders {
     // serialise on the order's row lock; hot SKUs on their stock rows.
     const one = async (event: ClaimedEvent, index: number) => {
       try {
-        const resolved = payloads[index]!;
-        if (!resolved.ok) throw resolved.error;
+        const shop = this.shopOf(event.shopId);
+        const parsed = orders[index]!;
+        if (!parsed.ok) throw parsed.error;
         const result = await this.inv.transaction(async (tx) => {
-          const r = await this.applyPayload(tx, event.shopId, resolved.payload);
+          const policy = policies.get(shop.id) ?? (await this.policyOf(tx, shop));
+          const r = await applyOrder(tx, this.inv, policy, parsed.order, this.clock.now());
           await markDone(tx, [event.id]);
           return r;
         });
@@ -272,25 +281,18 @@ export class Orders {
    */
   private async applyTogether(
     claimed: readonly ClaimedEvent[],
-    payloads: readonly Resolved[],
+    orders: readonly ParsedOrder[],
+    policies: ReadonlyMap<string, ShopPolicy>,
   ): Promise<Map<number, ApplyResult>> {
-    const candidates: { index: number; order: CanonicalOrder }[] = [];
-    for (const [index, event] of claimed.entries()) {
-      const resolved = payloads[index]!;
-      if (!resolved.ok) continue;
-      const parsed = parseCanonicalOrder((resolved.payload as { order?: unknown } | null)?.order);
-      if (parsed.ok && parsed.order.shopId === event.shopId) candidates.push({ index, order: parsed.order });
+    const batch: (BatchOrder & { index: number })[] = [];
+    for (const [index, parsed] of orders.entries()) {
+      const shop = parsed.ok ? policies.get(parsed.order.shopId) : undefined;
+      if (shop) batch.push({ index, shop, order: (parsed as { order: CanonicalOrder }).order });
     }
     // One order alone costs the same either way.
-    if (candidates.length < 2) return new Map();
+    if (batch.length < 2) return new Map();
     try {
       return await this.inv.transaction(async (tx) => {
-        const policies = await this.policiesOf(tx, new Set(candidates.map((c) => c.order.shopId)));
-        const batch: (BatchOrder & { index: number })[] = [];
-        for (const c of candidates) {
-          const shop = policies.get(c.order.shopId);
-          if (shop) batch.push({ index: c.index, shop, order: c.order });
-        }
         const applied = await applyNewOrders(tx, this.inv, batch, this.clock.now());
         const out = new Map([...applied].map(([k, r]) => [batch[k]!.index, r]));
         await markDone(
@@ -300,10 +302,7 @@ export class Orders {
         return out;
       });
     } catch (err) {
-      this.log.warn(
-        { err, orders: candidates.length },
-        'applying the batch together failed; applying one by one',
-      );
+      this.log.warn({ err, orders: batch.length }, 'applying the batch together failed; applying one by one');
       return new Map();
     }
   }
@@ -390,7 +389,15 @@ export class Orders {
       const [row] = await tx.query<{ data: unknown }>(sql`
         SELECT data FROM sales_order WHERE shop_id = ${shopId} AND platform_order_id = ${platformOrderId}`);
       if (!row) throw new NotFoundError('order', [`${shopId}:${platformOrderId}`]);
-      return this.applyPayload(tx, shopId, { order: row.data });
+      const parsed = orderOf({ shopId }, { ok: true, payload: { order: row.data } });
+      if (!parsed.ok) throw parsed.error;
+      return applyOrder(
+        tx,
+        this.inv,
+        await this.policyOf(tx, this.shopOf(shopId)),
+        parsed.order,
+        this.clock.now(),
+      );
     });
   }
 
@@ -402,17 +409,6 @@ export class Orders {
     const order = await this.fetchOrder(shopId, hint.refetch);
     if (!order) throw new NotFoundError('order', [`${shopId}:${hint.refetch} (not found on the platform)`]);
     return { order: { ...order, shopId } };
-  }
-
-  private async applyPayload(tx: Tx, shopId: string, payload: unknown): Promise<ApplyResult> {
-    const shop = this.shopOf(shopId);
-    const body = payload as { order?: unknown } | null;
-    const parsed = parseCanonicalOrder(body?.order);
-    if (!parsed.ok) throw parsed.error;
-    if (parsed.order.shopId !== shopId) {
-      throw new ValidationError(`order names shop ${parsed.order.shopId}, delivered to shop ${shopId}`);
-    }
-    return applyOrder(tx, this.inv, await this.policyOf(tx, shop), parsed.order, this.clock.now());
   }
 
   private shopOf(id: string): ShopSettings {
@@ -459,3 +455,20 @@ function orderKeyOf(event: ClaimedEvent, resolved: Resolved): string | undefined
   return typeof id === 'string' ? `${event.shopId}:${id}` : undefined;
 }
 type Resolved = { ok: true; payload: unknown } | { ok: false; error: unknown };
+type ParsedOrder = { ok: true; order: CanonicalOrder } | { ok: false; error: unknown };
+
+/** The valid canonical order an event carries for its own shop, or why there is none. */
+function orderOf(event: Pick<ClaimedEvent, 'shopId'>, resolved: Resolved): ParsedOrder {
+  if (!resolved.ok) return resolved;
+  const parsed = parseCanonicalOrder((resolved.payload as { order?: unknown } | null)?.order);
+  if (!parsed.ok) return parsed;
+  if (parsed.order.shopId !== event.shopId) {
+    return {
+      ok: false,
+      error: new ValidationError(
+        `order names shop ${parsed.order.shopId}, delivered to shop ${event.shopId}`,
+      ),
+    };
+  }
+  return parsed;
+}
