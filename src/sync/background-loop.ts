@@ -6,9 +6,10 @@ export interface BackgroundLoopOptions {
   /**
    * Least time from the start of one step to the start of the next, ms. Default 0. Work that
    * arrives in a trickle of wake-ups (an order stored, a balance changed) is then taken a few at
-   * a time instead of one by one: fewer, larger transactions.
+   * a time instead of one by one: fewer, larger transactions. A function is asked again before
+   * each step (a gap that follows the load).
    */
-  minGapMs?: number;
+  minGapMs?: number | (() => number);
 }
 
 /**
@@ -23,7 +24,7 @@ export class BackgroundLoop {
   private wakeUp: (() => void) | undefined;
   private woken = false;
   private readonly idleMs: number;
-  private readonly minGapMs: number;
+  private readonly minGapMs: () => number;
 
   constructor(
     readonly name: string,
@@ -33,7 +34,8 @@ export class BackgroundLoop {
     options: BackgroundLoopOptions = {},
   ) {
     this.idleMs = options.idleMs ?? 500;
-    this.minGapMs = options.minGapMs ?? 0;
+    const gap = options.minGapMs ?? 0;
+    this.minGapMs = typeof gap === 'number' ? () => gap : gap;
   }
 
   start(): void {
@@ -57,7 +59,7 @@ export class BackgroundLoop {
   private async run(): Promise<void> {
     let lastStart = Number.NEGATIVE_INFINITY;
     while (this.running) {
-      const gap = lastStart + this.minGapMs - performance.now();
+      const gap = lastStart + this.minGapMs() - performance.now();
       if (gap > 0) await new Promise((r) => setTimeout(r, gap));
       if (!this.running) break;
       lastStart = performance.now();

@@ -21,8 +21,18 @@ import { pauseShop, pauseState, resumeShop } from './shop-pause.js';
  * of one or two events took most of its single session, whose work blocks the event loop that
  * answers webhooks. A few tens of ms let the next batch or pass take what arrived meanwhile;
  * propagation and intake latency grow by at most that.
+ *
+ * Under load the inbox waits longer (INBOX_BUSY_GAP_MS once a batch claimed INBOX_BUSY_EVENTS
+ * or more) and takes up to INBOX_BATCH events at once: a batch costs about the same few
+ * statements however many new orders it holds, so fewer, larger batches leave more of the
+ * machine to answering webhooks. Shopify-only peak bench, 20 s: PGlite at 300/s went from 105
+ * to 150 orders/s applied with no webhook left unanswered (was 711), PostgreSQL at 1,000/s from
+ * 290 to 386. An order waits at most the gap longer (250 ms) before it is applied.
  */
 const INBOX_GAP_MS = 25;
+const INBOX_BUSY_GAP_MS = 250;
+const INBOX_BUSY_EVENTS = 20;
+const INBOX_BATCH = 500;
 const PLANNER_GAP_MS = 100;
 
 /**
@@ -56,15 +66,20 @@ export class SyncEngine {
       log.error({ err, component: 'leases' }, 'lease renewal failed'),
     );
     const inboxLog = log.child({ component: 'inbox' });
+    let lastClaimed = 0;
     this.inbox = new BackgroundLoop(
       'inbox',
       async () => {
-        const r = await orders.processBatch(100);
+        const r = await orders.processBatch(INBOX_BATCH);
+        lastClaimed = r.claimed;
         if (r.claimed > 0) inboxLog.debug({ ...r, results: undefined }, 'inbox batch');
         return r.claimed > 0;
       },
       inboxLog,
-      { idleMs: sync.inboxIdleMs, minGapMs: INBOX_GAP_MS },
+      {
+        idleMs: sync.inboxIdleMs,
+        minGapMs: () => (lastClaimed >= INBOX_BUSY_EVENTS ? INBOX_BUSY_GAP_MS : INBOX_GAP_MS),
+      },
     );
     const pushLog = log.child({ component: 'push' });
     this.planner = new BackgroundLoop(

@@ -38,6 +38,35 @@ describe('BackgroundLoop', () => {
     expect(taken.filter((n) => n > 0).length).toBeLessThanOrEqual(3);
   });
 
+  it('a gap given as a function is asked before each step: it can follow the load', async () => {
+    const starts: number[] = [];
+    let busy = false;
+    const loop = new BackgroundLoop(
+      'test',
+      async () => {
+        starts.push(performance.now());
+        await new Promise((r) => setTimeout(r, 2)); // a step takes a little time
+        return true; // always more: only the gap spaces the steps
+      },
+      log,
+      { idleMs: 10_000, minGapMs: () => (busy ? 80 : 0) },
+    );
+    loop.start();
+    await new Promise((r) => setTimeout(r, 60));
+    const quiet = starts.length;
+    busy = true;
+    await new Promise((r) => setTimeout(r, 60));
+    const switched = starts.length;
+    await new Promise((r) => setTimeout(r, 300));
+    await loop.stop();
+    // No gap: a step every few ms. Then steps at least 80 ms apart: about four in 360 ms.
+    expect(quiet).toBeGreaterThan(3);
+    const busyGaps = starts.slice(switched + 1).map((t, i) => t - starts[switched + i]!);
+    expect(busyGaps.length).toBeGreaterThanOrEqual(2);
+    expect(Math.min(...busyGaps)).toBeGreaterThanOrEqual(75);
+    expect(starts.length - switched).toBeLessThanOrEqual(6);
+  });
+
   it('without a gap, every wake-up gets its own step as soon as the previous one ends', async () => {
     let steps = 0;
     const loop = new BackgroundLoop(
