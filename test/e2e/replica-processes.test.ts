@@ -130,9 +130,12 @@ async function settled(): Promise<{ missing: number; pending: number; unpushed: 
   const have = new Set(stored.map((o) => `${o.shop_id}:${o.platform_order_id}`));
   let missing = 0;
   for (const [shop, ids] of placed) for (const id of ids) if (!have.has(`${shop}:${id}`)) missing++;
+  // Unpushed counts balance changes and own sales the planner has not planned yet (dirty marks)
+  // too: until it has, a listing's outbox row may still say synced at the quantity before them.
   const [row] = await q<{ pending: number; unpushed: number }>(`
     SELECT (SELECT COUNT(*)::int FROM inbox_event WHERE status = 'pending') AS pending,
-           (SELECT COUNT(*)::int FROM stock_push WHERE status <> 'synced' OR pushed IS NULL) AS unpushed`);
+           (SELECT COUNT(*)::int FROM stock_push WHERE status <> 'synced' OR pushed IS NULL)
+             + (SELECT COUNT(*)::int FROM stock_dirty) AS unpushed`);
   return { missing, ...row! };
 }
 
