@@ -4,8 +4,8 @@ export interface SqlQuery {
   readonly values: readonly unknown[];
   /**
    * Prepare the statement under this name, once per connection, and from then on only bind and
-   * run it (PostgreSQL; PGlite ignores it). For hot statements whose text never changes; one
-   * name must always carry the same text.
+   * run it (PostgreSQL; PGlite ignores it). {@link sql} sets it for every statement it builds;
+   * one name must always carry the same text.
    */
   readonly name?: string;
 }
@@ -36,11 +36,6 @@ function nameOf(strings: TemplateStringsArray): string {
     templateNames.set(strings, name);
   }
   return name;
-}
-
-/** `q` prepared under `name` (see SqlQuery.name). */
-export function prepared(name: string, q: SqlQuery): SqlQuery {
-  return { ...q, name };
 }
 
 /** One transaction on one connection: the narrow port the stock ledger writes through. */

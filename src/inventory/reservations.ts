@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { prepared, sql } from '../db/sql.js';
+import { sql } from '../db/sql.js';
 import { type Allocation, type FreeStock, takeFromPool, totalFree } from '../domain/allocation.js';
 import { expandToPhysical } from '../domain/bundles.js';
 import {
@@ -150,11 +150,8 @@ export class Reservations {
   private async reserveLine(d: z.output<typeof reserveInput>, within?: Tx): Promise<ReserveResult | null> {
     const line = d.lines[0]!;
     const q = (lockTimeoutMs: number | null) =>
-      prepared(
-        'stock_reserve_line',
-        sql`SELECT stock_reserve_line(${d.key}, ${requestHash('reserve', d)}, ${line.lineKey}, ${line.skuId}::int,
-          ${line.quantity}::int, ${d.warehouseIds}::int[], ${d.mode === 'partial'}, ${lockTimeoutMs}::int) AS r`,
-      );
+      sql`SELECT stock_reserve_line(${d.key}, ${requestHash('reserve', d)}, ${line.lineKey}, ${line.skuId}::int,
+          ${line.quantity}::int, ${d.warehouseIds}::int[], ${d.mode === 'partial'}, ${lockTimeoutMs}::int) AS r`;
     const [row] = within
       ? await within.query<{ r: LineOutcome }>(q(null))
       : await this.tx.single<{ r: LineOutcome }>(q(this.tx.lockTimeoutMs));
@@ -178,13 +175,10 @@ export class Reservations {
     });
     const line = (d: (typeof ds)[number]) => d.lines[0]!;
     const rows = await tx.query<{ n: number; r: LineOutcome }>(
-      prepared(
-        'stock_reserve_lines',
-        sql`SELECT n, r FROM stock_reserve_lines(${ds.map((d) => d.key)}::text[],
-          ${ds.map((d) => requestHash('reserve', d))}::text[], ${ds.map((d) => line(d).lineKey)}::text[],
-          ${ds.map((d) => line(d).skuId)}::int[], ${ds.map((d) => line(d).quantity)}::int[],
-          ${ds.map((d) => d.warehouseIds.join(','))}::text[])`,
-      ),
+      sql`SELECT n, r FROM stock_reserve_lines(${ds.map((d) => d.key)}::text[],
+        ${ds.map((d) => requestHash('reserve', d))}::text[], ${ds.map((d) => line(d).lineKey)}::text[],
+        ${ds.map((d) => line(d).skuId)}::int[], ${ds.map((d) => line(d).quantity)}::int[],
+        ${ds.map((d) => d.warehouseIds.join(','))}::text[])`,
     );
     const out: (ReserveResult | null)[] = ds.map(() => null);
     for (const row of rows) out[row.n - 1] = lineResult(row.r, ds[row.n - 1]!.key);

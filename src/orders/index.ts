@@ -286,8 +286,9 @@ export class Orders {
   ): Promise<Map<number, ApplyResult>> {
     const batch: (BatchOrder & { index: number })[] = [];
     for (const [index, parsed] of orders.entries()) {
-      const shop = parsed.ok ? policies.get(parsed.order.shopId) : undefined;
-      if (shop) batch.push({ index, shop, order: (parsed as { order: CanonicalOrder }).order });
+      if (!parsed.ok) continue;
+      const shop = policies.get(parsed.order.shopId);
+      if (shop) batch.push({ index, shop, order: parsed.order });
     }
     // One order alone costs the same either way.
     if (batch.length < 2) return new Map();
