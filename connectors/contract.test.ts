@@ -70,10 +70,11 @@ async function startReceiver(entry: RegisteredConnector): Promise<{
 async function pullAll(
   connector: Connector,
   cursor: string | null,
+  options: { skipOverlap?: boolean } = {},
 ): Promise<{ orders: CanonicalOrder[]; cursor: string | null }> {
   const orders: CanonicalOrder[] = [];
   let next = cursor;
-  for await (const p of connector.pullOrders(cursor)) {
+  for await (const p of connector.pullOrders(cursor, options)) {
     orders.push(...p.orders);
     next = p.nextCursor;
   }
@@ -180,7 +181,8 @@ describe.each(connectors.map((c) => [c.descriptor.id, c] as const))('contract: %
       expect(canonicalOrderSchema.safeParse(o).success).toBe(true);
       expect(apportionOrder(o).issues, `order ${o.platformOrderId}`).toEqual([]);
     }
-    // Pulling again from the final cursor terminates and is caught up.
+    // Pulling again from the final cursor terminates and is caught up; it re-reads the overlap,
+    // unless asked to skip it (a hint-driven pull): then nothing already read comes back.
     const again: OrderPage[] = [];
     for await (const p of connector.pullOrders(pages.at(-1)!.nextCursor)) again.push(p);
     expect(again.at(-1)?.caughtUp).toBe(true);
@@ -525,6 +527,21 @@ describe.each(connectors.map((c) => [c.descriptor.id, c] as const))(
       expect(again.orders.find((o) => o.platformOrderId === id)?.status).toBe('cancelled');
       await expect(session.cancel(id)).rejects.toThrow();
       expect(session.quantity(c!.stockRef)).toBe(4);
+    });
+
+    it('a pull re-reads the overlap before its cursor, unless told to skip it', async () => {
+      const [, , c] = session.catalog();
+      session.setQuantity(c!.stockRef, 4);
+      const older = await session.sell(c!.stockRef, 1);
+      // Into the next second: a connector whose watermark is the newest change it read
+      // (Shopify) re-reads that instant even without the overlap.
+      await new Promise((r) => setTimeout(r, 1100));
+      const newer = await session.sell(c!.stockRef, 1);
+      const { cursor } = await pullAll(connector, null);
+      const ids = async (skipOverlap: boolean) =>
+        (await pullAll(connector, cursor, { skipOverlap })).orders.map((o) => o.platformOrderId);
+      expect(await ids(false)).toEqual(expect.arrayContaining([older, newer]));
+      expect(await ids(true)).not.toContain(older);
     });
 
     it('injected faults reach the connector as rate_limited or retry, never config_error; faults(null) ends them', async () => {

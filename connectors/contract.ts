@@ -490,6 +490,14 @@ export interface Connector {
   /** Limits for this shop (may depend on config, e.g. the Shopify plan). */
   readonly limits: RateLimitSpec;
 
+  /**
+   * How far behind now an incremental pull reads (the platform's indexing delay the connector
+   * allows for, its `lagMs`; 0 when it reads up to now). A pull that ends caught up has
+   * delivered every change made before it started minus this (and the second it rounds to):
+   * the core then settles the re-fetch hints received before that instant.
+   */
+  readonly pullLagMs: number;
+
   /** One cheap authenticated call; says whether the config works and why not. Never throws. */
   checkConnection(): Promise<CheckResult>;
 
@@ -499,10 +507,15 @@ export interface Connector {
    * is bounded by the connector's page limit, after which it stops with `caughtUp: false`.
    * Store each page's orders and `nextCursor` together before asking for the next page.
    * @param options.signal stops the pull between pages.
+   * @param options.skipOverlap start a fresh pull at the cursor's watermark instead of the
+   *   configured overlap before it. The core asks this of pulls prompted by re-fetch hints
+   *   during a backlog, which run back to back: re-reading the overlap (minutes of orders) each
+   *   time would spend the shop's calls on orders already read. Scheduled pulls keep the overlap.
+   *   A pull resuming a half-read window resumes it either way.
    */
   pullOrders(
     cursor: string | null,
-    options?: { signal?: AbortSignal },
+    options?: { signal?: AbortSignal; skipOverlap?: boolean },
   ): AsyncGenerator<OrderPage, void, void>;
 
   /** Reads one order (for webhook re-fetch hints). Null if the platform does not know it. */

@@ -39,7 +39,7 @@ export interface Daemon {
   readonly replicaId: string | undefined;
   /** The sync engine (inbox worker, pushers, scheduled jobs), unless `sync.enabled` is false. */
   readonly engine: SyncEngine | undefined;
-  /** The order intake for `config.shops` (no background processing yet; see POST /api/inbox/process). */
+  /** The order intake for `config.shops` (processed by the sync engine, or by POST /api/inbox/process). */
   readonly orders: Orders;
   readonly app: Hono<AppEnv>;
   /**
@@ -53,8 +53,8 @@ export interface Daemon {
  * Opens the database, applies pending migrations, records `config.shops`, and listens on
  * `server.host:server.port`, serving the admin API (inventory and orders) at `/api` (bearer auth
  * when `admin.token` is set; without a token only on a loopback host: loadConfig refuses
- * anything else, and so does this function for a config built by hand). The inbox is not
- * processed in the background yet (the sync engine will schedule it).
+ * anything else, and so does this function for a config built by hand). Unless `sync.enabled` is
+ * false, the sync engine processes the inbox, resolves re-fetch hints, pulls and pushes.
  * Logs one line `stockd listening on <url> (database: <kind>); status at <url>/status`.
  * On failure everything opened so far is closed again before the error is rethrown.
  */
@@ -100,14 +100,6 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
       clock: options.clock,
       onReceived: () => engine?.wakeInbox(),
       onApplied: () => engine?.wakePush(),
-      fetchOrder: async (shopId, platformOrderId) => {
-        const sc = shopConnectors.get(shopId);
-        if (!sc) throw new Error(`shop ${shopId} has no connector`);
-        const gate = engine?.gates.get(shopId);
-        return gate
-          ? gate.run(() => sc.connector.fetchOrder(platformOrderId))
-          : sc.connector.fetchOrder(platformOrderId);
-      },
     });
     await orders.registerShops();
     await sandboxes.seed(inventory, orders, shops);

@@ -39,6 +39,9 @@ interface ListPage {
 
 class DouyinConnector implements Connector {
   readonly limits: RateLimitSpec = DOUYIN_LIMITS;
+  get pullLagMs(): number {
+    return this.config.lagMs;
+  }
   private readonly client: DoudianClient;
 
   constructor(
@@ -71,8 +74,9 @@ class DouyinConnector implements Connector {
 
   async *pullOrders(
     cursor: string | null,
-    options: { signal?: AbortSignal } = {},
+    options: { signal?: AbortSignal; skipOverlap?: boolean } = {},
   ): AsyncGenerator<OrderPage, void, void> {
+    const overlapMs = options.skipOverlap ? 0 : this.config.overlapMs;
     const now = floorSecond(this.deps.clock.now().getTime() - this.config.lagMs);
     let state: PullCursor;
     if (cursor === null) {
@@ -93,7 +97,7 @@ class DouyinConnector implements Connector {
     const size = this.config.pageSize;
     let budget = this.config.maxPagesPerPull;
     let yielded = 0;
-    let start = floorSecond(watermark - this.config.overlapMs);
+    let start = floorSecond(watermark - overlapMs);
     const held = () => encodeCursor({ watermark: new Date(watermark).toISOString() });
 
     // One turn per window; every request spends budget, every inner loop is bounded.

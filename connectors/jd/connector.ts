@@ -56,6 +56,9 @@ interface ListPage {
 
 class JdConnector implements Connector {
   readonly limits: RateLimitSpec = JD_LIMITS;
+  get pullLagMs(): number {
+    return this.config.lagMs;
+  }
   private readonly client: JdClient;
 
   constructor(
@@ -82,8 +85,9 @@ class JdConnector implements Connector {
 
   async *pullOrders(
     cursor: string | null,
-    options: { signal?: AbortSignal } = {},
+    options: { signal?: AbortSignal; skipOverlap?: boolean } = {},
   ): AsyncGenerator<OrderPage, void, void> {
+    const overlapMs = options.skipOverlap ? 0 : this.config.overlapMs;
     const now = floorSecond(this.deps.clock.now().getTime() - this.config.lagMs);
     const oldest = now - MAX_LOOKBACK_DAYS * DAY_MS;
     let state: PullCursor;
@@ -112,7 +116,7 @@ class JdConnector implements Connector {
       start = Date.parse(state.resume.start);
       resume = { end: Date.parse(state.resume.end), page: state.resume.page, total: state.resume.total };
     } else {
-      start = Math.max(floorSecond(watermark - this.config.overlapMs), oldest);
+      start = Math.max(floorSecond(watermark - overlapMs), oldest);
     }
 
     // Each turn reads one window; every request spends budget, so the loop is bounded.

@@ -36,6 +36,9 @@ interface ListPage {
 
 class PinduoduoConnector implements Connector {
   readonly limits: RateLimitSpec = PINDUODUO_LIMITS;
+  get pullLagMs(): number {
+    return this.config.lagMs;
+  }
   private readonly client: PddClient;
   private readonly stock: PddStockPusher;
 
@@ -72,8 +75,9 @@ class PinduoduoConnector implements Connector {
 
   async *pullOrders(
     cursor: string | null,
-    options: { signal?: AbortSignal } = {},
+    options: { signal?: AbortSignal; skipOverlap?: boolean } = {},
   ): AsyncGenerator<OrderPage, void, void> {
+    const overlapMs = options.skipOverlap ? 0 : this.config.overlapMs;
     const now = floorSecond(this.deps.clock.now().getTime() - this.config.lagMs);
     const oldest = now - MAX_LOOKBACK_DAYS * DAY_MS + 3600_000;
     let state: PullCursor;
@@ -101,7 +105,7 @@ class PinduoduoConnector implements Connector {
       start = Date.parse(state.resume.start);
       resume = { end: Date.parse(state.resume.end), page: state.resume.page };
     } else {
-      start = Math.max(floorSecond(watermark - this.config.overlapMs), oldest);
+      start = Math.max(floorSecond(watermark - overlapMs), oldest);
     }
 
     // Each turn reads one window (or re-plans it smaller); every turn spends at least one request.

@@ -30,6 +30,8 @@ export const createShopifyConnector: ConnectorFactory<ShopifyConfig> = (config, 
 
 class ShopifyConnector implements Connector {
   readonly limits: RateLimitSpec;
+  /** Pulls read up to now (`updated_at_max` is the pull's start). */
+  readonly pullLagMs = 0;
   private readonly client: ShopifyClient;
   private readonly stock: StockPusher;
   private readonly mapping: MappingOptions;
@@ -61,8 +63,9 @@ class ShopifyConnector implements Connector {
 
   async *pullOrders(
     cursor: string | null,
-    options: { signal?: AbortSignal } = {},
+    options: { signal?: AbortSignal; skipOverlap?: boolean } = {},
   ): AsyncGenerator<OrderPage, void, void> {
+    const overlapMs = options.skipOverlap ? 0 : this.config.overlapMs;
     const now = this.deps.clock.now().getTime();
     let state: PullCursor;
     if (cursor === null) {
@@ -90,7 +93,7 @@ class ShopifyConnector implements Connector {
       url = this.pageInfoUrl(state.resume.pageInfo);
     } else {
       until = shopifyTime(now);
-      url = this.firstPageUrl(watermark, until);
+      url = this.firstPageUrl(watermark, until, overlapMs);
     }
 
     for (let page = 0; page < this.config.maxPagesPerPull; page++) {
@@ -111,7 +114,7 @@ class ShopifyConnector implements Connector {
           resumed = false;
           maxSeen = undefined;
           until = shopifyTime(now);
-          url = this.firstPageUrl(watermark, until);
+          url = this.firstPageUrl(watermark, until, overlapMs);
           page--;
           continue;
         }
@@ -199,11 +202,11 @@ class ShopifyConnector implements Connector {
       maxBytes: this.config.maxWebhookBytes,
     });
 
-  private firstPageUrl(watermark: string, until: string): string {
+  private firstPageUrl(watermark: string, until: string, overlapMs: number): string {
     const q = new URLSearchParams({
       status: 'any',
       limit: String(this.config.pageSize),
-      updated_at_min: shopifyTime(Date.parse(watermark) - this.config.overlapMs),
+      updated_at_min: shopifyTime(Date.parse(watermark) - overlapMs),
       updated_at_max: until,
     });
     return `${this.client.url('orders.json')}?${q}`;

@@ -44,6 +44,9 @@ interface ListPage {
 
 class TaobaoConnector implements Connector {
   readonly limits: RateLimitSpec = TAOBAO_LIMITS;
+  get pullLagMs(): number {
+    return this.config.lagMs;
+  }
   private readonly client: TopClient;
   private readonly stock: TaobaoStockPusher;
 
@@ -83,8 +86,9 @@ class TaobaoConnector implements Connector {
 
   async *pullOrders(
     cursor: string | null,
-    options: { signal?: AbortSignal } = {},
+    options: { signal?: AbortSignal; skipOverlap?: boolean } = {},
   ): AsyncGenerator<OrderPage, void, void> {
+    const overlapMs = options.skipOverlap ? 0 : this.config.overlapMs;
     const now = floorSecond(this.deps.clock.now().getTime() - this.config.lagMs);
     const oldest = now - MAX_LOOKBACK_DAYS * DAY_MS + 3600_000;
     let state: PullCursor;
@@ -112,7 +116,7 @@ class TaobaoConnector implements Connector {
       start = Date.parse(state.resume.start);
       resume = { end: Date.parse(state.resume.end), page: state.resume.page };
     } else {
-      start = Math.max(floorSecond(watermark - this.config.overlapMs), oldest);
+      start = Math.max(floorSecond(watermark - overlapMs), oldest);
     }
 
     // Each turn reads one window (or re-plans it smaller); every turn spends at least one request.

@@ -39,6 +39,9 @@ export const createWooConnector: ConnectorFactory<WooConfig> = (config, deps) =>
 
 class WooConnector implements Connector {
   readonly limits: RateLimitSpec = WOO_LIMITS;
+  get pullLagMs(): number {
+    return this.config.lagMs;
+  }
   private readonly client: WooClient;
   private readonly mapping: MappingOptions;
 
@@ -85,8 +88,9 @@ class WooConnector implements Connector {
 
   async *pullOrders(
     cursor: string | null,
-    options: { signal?: AbortSignal } = {},
+    options: { signal?: AbortSignal; skipOverlap?: boolean } = {},
   ): AsyncGenerator<OrderPage, void, void> {
+    const overlapMs = options.skipOverlap ? 0 : this.config.overlapMs;
     const now = Math.floor((this.deps.clock.now().getTime() - this.config.lagMs) / 1000) * 1000;
     let state: PullCursor;
     if (cursor === null) {
@@ -118,7 +122,7 @@ class WooConnector implements Connector {
       page = state.resume.page;
       expectedTotal = state.resume.total;
     } else {
-      from = Math.max(0, watermark - this.config.overlapMs);
+      from = Math.max(0, watermark - overlapMs);
       // A clock that jumped backwards: never ask for a window that ends before it starts.
       until = Math.max(now, from);
       to = Math.min(from + this.config.windowMs, until);

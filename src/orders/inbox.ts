@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { sql } from '../db/sql.js';
+import { type CanonicalOrder, supersedes } from '../domain/order.js';
 import { stableJson } from '../inventory/operations.js';
 import type { Tx } from '../inventory/tx.js';
 
@@ -11,8 +12,13 @@ export interface InboxDelivery {
   /** The platform's delivery/event id; default: a hash of the payload. */
   dedupeKey?: string;
   topic?: string | null;
-  /** `{ order: <canonical order> }` today; re-fetch hints join with the sync engine. */
+  /** `{ order: <canonical order> }`, or for a re-fetch hint `{ refetch, reason }`. */
   payload: unknown;
+  /**
+   * Set on a re-fetch hint: the platform order id to read back. Hints are not applied by the
+   * inbox worker but resolved per shop through the platform's API (see src/sync/hints.ts).
+   */
+  refetchOrderId?: string;
 }
 
 export interface ClaimedEvent {
@@ -51,12 +57,13 @@ export async function storeDeliveries(
   if (ds.length === 0) return [];
   const keys = ds.map(dedupeKeyOf);
   const rows = await tx.query<{ id: string; shop_id: string; dedupe_key: string }>(sql`
-    INSERT INTO inbox_event (shop_id, source, dedupe_key, topic, payload)
-    SELECT t.shop_id, t.source, t.dedupe_key, t.topic, t.payload
+    INSERT INTO inbox_event (shop_id, source, dedupe_key, topic, payload, refetch_order_id)
+    SELECT t.shop_id, t.source, t.dedupe_key, t.topic, t.payload, t.refetch_order_id
     FROM unnest(${ds.map((d) => d.shopId)}::text[], ${ds.map((d) => d.source)}::text[], ${keys}::text[],
                 ${ds.map((d) => (d.topic == null ? null : storableText(d.topic)))}::text[],
-                ${ds.map((d) => storableJson(d.payload))}::jsonb[])
-      WITH ORDINALITY AS t(shop_id, source, dedupe_key, topic, payload, n)
+                ${ds.map((d) => storableJson(d.payload))}::jsonb[],
+                ${ds.map((d) => (d.refetchOrderId === undefined ? null : storableText(d.refetchOrderId)))}::text[])
+      WITH ORDINALITY AS t(shop_id, source, dedupe_key, topic, payload, refetch_order_id, n)
     ORDER BY t.n
     ON CONFLICT (shop_id, dedupe_key) DO NOTHING
     RETURNING id::text AS id, shop_id, dedupe_key`);
@@ -66,6 +73,47 @@ export async function storeDeliveries(
     const id = ids.get(key);
     ids.delete(key);
     return id === undefined ? { id: null, duplicate: true } : { id, duplicate: false };
+  });
+}
+
+/**
+ * The deliveries (each carrying an order) whose order the ledger does not hold at this revision
+ * or a newer one. A pull re-reads an overlap window, and a hint's order is often read back at a
+ * revision already stored: storing them again would apply each a second time, to change nothing
+ * (see compareRevisions).
+ */
+export async function notStoredYet(
+  tx: Tx,
+  shopId: string,
+  deliveries: InboxDelivery[],
+): Promise<InboxDelivery[]> {
+  const incoming = deliveries.map((d) => (d.payload as { order: CanonicalOrder }).order);
+  if (incoming.length === 0) return deliveries;
+  const rows = await tx.query<{
+    platform_order_id: string;
+    platform: CanonicalOrder['platform'];
+    modified_at: string | null;
+    version: string | null;
+    status: CanonicalOrder['status'];
+    refunds: CanonicalOrder['refunds'];
+  }>(sql`
+    SELECT platform_order_id, platform, to_json(platform_modified_at)#>>'{}' AS modified_at,
+           platform_version::text AS version, status::text AS status, data->'refunds' AS refunds
+    FROM sales_order WHERE shop_id = ${shopId} AND platform_order_id = ANY(${incoming.map((o) => o.platformOrderId)}::text[])`);
+  const stored = new Map(rows.map((r) => [r.platform_order_id, r]));
+  return deliveries.filter((_, k) => {
+    const o = incoming[k]!;
+    const s = stored.get(o.platformOrderId);
+    if (!s) return true;
+    return supersedes(o, {
+      shopId,
+      platform: s.platform,
+      platformOrderId: s.platform_order_id,
+      status: s.status,
+      refunds: s.refunds ?? [],
+      ...(s.modified_at !== null ? { platformModifiedAt: s.modified_at } : {}),
+      ...(s.version !== null ? { platformVersion: Number(s.version) } : {}),
+    });
   });
 }
 
@@ -109,9 +157,10 @@ function storableText(s: string): string {
 }
 
 /**
- * Claims up to `limit` due events. Each claim counts an attempt and hides the event for
- * `leaseMs`: a processor that dies mid-batch leaves its events to be claimed again after
- * that, never lost. `SKIP LOCKED` lets several processors (and replicas) claim side by side.
+ * Claims up to `limit` due events that carry their order (re-fetch hints are claimed by
+ * {@link claimHints}). Each claim counts an attempt and hides the event for `leaseMs`: a
+ * processor that dies mid-batch leaves its events to be claimed again after that, never lost.
+ * `SKIP LOCKED` lets several processors (and replicas) claim side by side.
  */
 export async function claimDue(tx: Tx, limit: number, leaseMs: number): Promise<ClaimedEvent[]> {
   // In arrival order (RETURNING alone has none): the batch gives scarce units first come, first served.
@@ -120,13 +169,104 @@ export async function claimDue(tx: Tx, limit: number, leaseMs: number): Promise<
       UPDATE inbox_event e SET attempts = e.attempts + 1,
         next_attempt_at = now() + ${leaseMs} * interval '1 millisecond'
       FROM (
-        SELECT id FROM inbox_event WHERE status = 'pending' AND next_attempt_at <= now()
+        SELECT id FROM inbox_event
+        WHERE status = 'pending' AND refetch_order_id IS NULL AND next_attempt_at <= now()
         ORDER BY next_attempt_at, id LIMIT ${limit} FOR UPDATE SKIP LOCKED
       ) due
       WHERE e.id = due.id
       RETURNING e.id, e.shop_id, e.payload, e.attempts
     )
     SELECT id::text AS id, shop_id AS "shopId", payload, attempts FROM claimed ORDER BY claimed.id`);
+}
+
+export interface ClaimedHint {
+  id: string;
+  platformOrderId: string;
+  attempts: number;
+}
+
+/**
+ * Claims up to `limit` due re-fetch hints of one shop, oldest first (leased like claimDue);
+ * only those received at least `olderThanMs` ago.
+ */
+export async function claimHints(
+  tx: Tx,
+  shopId: string,
+  limit: number,
+  leaseMs: number,
+  olderThanMs = 0,
+): Promise<ClaimedHint[]> {
+  return tx.query<ClaimedHint>(sql`
+    WITH claimed AS (
+      UPDATE inbox_event e SET attempts = e.attempts + 1,
+        next_attempt_at = now() + ${leaseMs} * interval '1 millisecond'
+      FROM (
+        SELECT id FROM inbox_event
+        WHERE status = 'pending' AND refetch_order_id IS NOT NULL AND next_attempt_at <= now()
+          AND shop_id = ${shopId} AND received_at <= now() - ${olderThanMs} * interval '1 millisecond'
+        ORDER BY next_attempt_at, id LIMIT ${limit} FOR UPDATE SKIP LOCKED
+      ) due
+      WHERE e.id = due.id
+      RETURNING e.id, e.refetch_order_id, e.attempts
+    )
+    SELECT id::text AS id, refetch_order_id AS "platformOrderId", attempts FROM claimed ORDER BY claimed.id`);
+}
+
+/** Due re-fetch hints of one shop, counted up to `atMost`. */
+export async function dueHints(tx: Tx, shopId: string, atMost: number): Promise<number> {
+  const [row] = await tx.query<{ n: number }>(sql`
+    SELECT count(*)::int AS n FROM (
+      SELECT 1 FROM inbox_event
+      WHERE status = 'pending' AND refetch_order_id IS NOT NULL AND next_attempt_at <= now()
+        AND shop_id = ${shopId}
+      LIMIT ${atMost}) h`);
+  return row?.n ?? 0;
+}
+
+/**
+ * Marks done the pending re-fetch hints of these orders that arrived before `readSince`: the
+ * orders were read from the platform after the hints said they changed (a pull's pages), so
+ * reading them again one by one would bring nothing newer. Returns how many were settled.
+ */
+export async function settleHints(
+  tx: Tx,
+  shopId: string,
+  platformOrderIds: readonly string[],
+  /** A database time (timestamptz text), e.g. `now()` read when the pull started. */
+  readSince: string,
+): Promise<number> {
+  if (platformOrderIds.length === 0) return 0;
+  const rows = await tx.query<{ id: string }>(sql`
+    UPDATE inbox_event SET status = 'done', processed_at = now(), last_error = NULL
+    WHERE status = 'pending' AND refetch_order_id = ANY(${platformOrderIds}::text[])
+      AND shop_id = ${shopId} AND received_at < ${readSince}::timestamptz
+    RETURNING id::text AS id`);
+  return rows.length;
+}
+
+/**
+ * Marks done the pending re-fetch hints of a shop received before `coveredUntil - lagMs` whose
+ * order the ledger already holds: a pull that started at `coveredUntil` and ended caught up has
+ * delivered every change made before that (the connector's `pullLagMs`), so a change the hint
+ * announced after the ledger's last read of the order would have been on its pages. A hint for
+ * an order the ledger has never seen is left to be read back: its order may be listed under an
+ * older modified time than the pull's window (or not at all), and only a read proves it exists.
+ * Returns how many were settled.
+ */
+export async function settleHintsBefore(
+  tx: Tx,
+  shopId: string,
+  /** A database time (timestamptz text): when the pull started. */
+  coveredUntil: string,
+  lagMs: number,
+): Promise<number> {
+  const rows = await tx.query<{ id: string }>(sql`
+    UPDATE inbox_event e SET status = 'done', processed_at = now(), last_error = NULL
+    WHERE e.status = 'pending' AND e.refetch_order_id IS NOT NULL AND e.shop_id = ${shopId}
+      AND e.received_at < ${coveredUntil}::timestamptz - ${lagMs} * interval '1 millisecond'
+      AND EXISTS (SELECT 1 FROM sales_order o WHERE o.shop_id = e.shop_id AND o.platform_order_id = e.refetch_order_id)
+    RETURNING e.id::text AS id`);
+  return rows.length;
 }
 
 export async function markDone(tx: Tx, ids: readonly string[]): Promise<void> {
@@ -148,5 +288,5 @@ export async function markFailed(
     UPDATE inbox_event SET last_error = ${error.slice(0, 2000)},
       status = ${park ? 'parked' : 'pending'}::"InboxStatus",
       next_attempt_at = now() + ${retryInMs} * interval '1 millisecond'
-    WHERE id = ${id}::bigint`);
+    WHERE id = ${id}::bigint AND status = 'pending'`);
 }

@@ -14,10 +14,15 @@ import { applyNewOrders, type BatchOrder } from './apply-batch.js';
 import { raiseException } from './exceptions.js';
 import {
   type ClaimedEvent,
+  type ClaimedHint,
   claimDue,
+  claimHints,
+  dueHints,
   type InboxDelivery,
   markDone,
   markFailed,
+  notStoredYet,
+  orderRevisionKey,
   storeDeliveries,
 } from './inbox.js';
 import * as queries from './queries.js';
@@ -45,11 +50,6 @@ export interface ShopSettings extends StockPolicy {
 }
 
 export interface OrdersOptions {
-  /**
-   * Reads one order from its platform, for inbox events that are re-fetch hints (webhooks that
-   * say "order X changed" without the order). Unset: such events fail and are retried.
-   */
-  fetchOrder?: (shopId: string, platformOrderId: string) => Promise<CanonicalOrderInput | null>;
   /** Called after new deliveries were stored (wakes the inbox worker). */
   onReceived?: () => void;
   /** Called after a batch applied orders (stock may have changed: wakes the stock pusher). */
@@ -62,6 +62,17 @@ export interface OrdersOptions {
   leaseMs?: number;
   /** First retry delay; doubles per attempt, with jitter, capped at 10 min. Default 1000 ms. */
   retryBaseMs?: number;
+}
+
+export interface HintReport {
+  /** Hints claimed. */
+  claimed: number;
+  /** Distinct orders read back. */
+  orders: number;
+  /** Of those, revisions the inbox did not hold yet (stored for the inbox worker). */
+  stored: number;
+  retried: number;
+  parked: number;
 }
 
 export interface BatchReport {
@@ -103,7 +114,6 @@ export class Orders {
   private readonly leaseMs: number;
   private readonly retryBaseMs: number;
   private readonly clock: { now(): Date };
-  private readonly fetchOrder: OrdersOptions['fetchOrder'];
   private readonly onReceived: OrdersOptions['onReceived'];
   private readonly onApplied: OrdersOptions['onApplied'];
   private readonly receiver: GroupCommit<InboxDelivery, Stored>;
@@ -119,7 +129,6 @@ export class Orders {
     this.leaseMs = options.leaseMs ?? 60_000;
     this.retryBaseMs = options.retryBaseMs ?? 1000;
     this.clock = options.clock ?? { now: () => new Date() };
-    this.fetchOrder = options.fetchOrder;
     this.onReceived = options.onReceived;
     this.onApplied = options.onApplied;
     // Storing a delivery is what a webhook's reply waits for: it goes ahead of queued order
@@ -198,17 +207,9 @@ export class Orders {
     });
     const report: BatchReport = { claimed: claimed.length, applied: 0, retried: 0, parked: 0, results: [] };
     const results: BatchReport['results'] = new Array(claimed.length);
-    // Re-fetch hints read their orders from the platform first, outside any transaction.
-    const payloads = await Promise.all(
-      claimed.map((event) =>
-        this.resolveHint(event.shopId, event.payload).then(
-          (payload): Resolved => ({ ok: true, payload }),
-          (error: unknown): Resolved => ({ ok: false, error }),
-        ),
-      ),
-    );
-    // Each event's order is parsed once, here; both paths take it from this list.
-    const orders = claimed.map((event, index) => orderOf(event, payloads[index]!));
+    // Each event's order is parsed once, here; both paths take it from this list. Re-fetch hints
+    // are not claimed here (see resolveHints): nothing in a batch waits for a platform.
+    const orders = claimed.map((event) => orderOf(event, event.payload));
     const together = await this.applyTogether(claimed, orders, policies);
     for (const [index, result] of together) {
       report.applied++;
@@ -231,28 +232,9 @@ export class Orders {
         report.applied++;
         results[index] = result;
       } catch (err) {
-        const malformed = err instanceof ValidationError || err instanceof NotFoundError;
-        const park = malformed || event.attempts >= this.maxAttempts;
-        const message = (err as Error).message;
-        const delay =
-          Math.min(600_000, this.retryBaseMs * 2 ** (event.attempts - 1)) * (0.5 + Math.random() / 2);
-        await this.inv.transaction(async (tx) => {
-          await markFailed(tx, event.id, message, Math.round(delay), park);
-          if (park) {
-            await raiseException(tx, {
-              kind: 'parked_event',
-              subject: `inbox:${event.id}`,
-              shopId: event.shopId,
-              message: `inbox event ${event.id} parked after ${event.attempts} attempt(s): ${message}`,
-            });
-          }
-        });
-        if (park) report.parked++;
+        const { parked, message } = await this.recordFailure(event, err);
+        if (parked) report.parked++;
         else report.retried++;
-        this.log.warn(
-          { eventId: event.id, shop: event.shopId, attempts: event.attempts, park, err },
-          'inbox event failed',
-        );
         results[index] = { eventId: event.id, error: message };
       }
     };
@@ -261,7 +243,10 @@ export class Orders {
     const chains = new Map<string, number[]>();
     for (const index of claimed.keys()) {
       if (together.has(index)) continue;
-      const key = orderKeyOf(claimed[index]!, payloads[index]!) ?? `event:${claimed[index]!.id}`;
+      const parsed = orders[index]!;
+      const key = parsed.ok
+        ? `${parsed.order.shopId}:${parsed.order.platformOrderId}`
+        : `event:${claimed[index]!.id}`;
       chains.set(key, [...(chains.get(key) ?? []), index]);
     }
     await Promise.all(
@@ -390,7 +375,7 @@ export class Orders {
       const [row] = await tx.query<{ data: unknown }>(sql`
         SELECT data FROM sales_order WHERE shop_id = ${shopId} AND platform_order_id = ${platformOrderId}`);
       if (!row) throw new NotFoundError('order', [`${shopId}:${platformOrderId}`]);
-      const parsed = orderOf({ shopId }, { ok: true, payload: { order: row.data } });
+      const parsed = orderOf({ shopId }, { order: row.data });
       if (!parsed.ok) throw parsed.error;
       return applyOrder(
         tx,
@@ -402,14 +387,104 @@ export class Orders {
     });
   }
 
-  private async resolveHint(shopId: string, payload: unknown): Promise<unknown> {
-    const hint = payload as { refetch?: unknown } | null;
-    if (typeof hint?.refetch !== 'string') return payload;
-    if (!this.fetchOrder)
-      throw new Error(`shop ${shopId} has no connector to re-fetch order ${hint.refetch}`);
-    const order = await this.fetchOrder(shopId, hint.refetch);
-    if (!order) throw new NotFoundError('order', [`${shopId}:${hint.refetch} (not found on the platform)`]);
-    return { order: { ...order, shopId } };
+  /**
+   * Resolves up to `limit` due re-fetch hints of one shop by reading their orders back one by
+   * one with `fetch` (the caller's connector call, behind the shop's API gate), each order once
+   * however many hints name it. The orders read are stored as deliveries keyed by revision, in
+   * the transaction that marks their hints done; the inbox worker then applies them with the
+   * rest. A hint whose order the platform does not know is parked; other failures are retried
+   * with backoff, then parked, like any inbox event.
+   */
+  async resolveHints(
+    shopId: string,
+    fetch: (platformOrderId: string) => Promise<CanonicalOrderInput | null>,
+    limit: number,
+    /** Only hints received at least this long ago (ms). Default 0. */
+    olderThanMs = 0,
+  ): Promise<HintReport> {
+    const shop = this.shopOf(shopId);
+    const hints = await this.inv.transaction((tx) =>
+      claimHints(tx, shop.id, limit, this.leaseMs, olderThanMs),
+    );
+    const report: HintReport = { claimed: hints.length, orders: 0, stored: 0, retried: 0, parked: 0 };
+    const byOrder = new Map<string, ClaimedHint[]>();
+    for (const h of hints) byOrder.set(h.platformOrderId, [...(byOrder.get(h.platformOrderId) ?? []), h]);
+    const read: { hints: ClaimedHint[]; order: CanonicalOrder }[] = [];
+    await Promise.all(
+      [...byOrder].map(async ([platformOrderId, named]) => {
+        try {
+          const order = await fetch(platformOrderId);
+          if (!order) {
+            throw new NotFoundError('order', [`${shop.id}:${platformOrderId} (not found on the platform)`]);
+          }
+          // Checked here, so an order the connector could not map parks its hints with the reason.
+          const parsed = parseCanonicalOrder({ ...order, shopId: shop.id });
+          if (!parsed.ok) throw parsed.error;
+          read.push({ hints: named, order: parsed.order });
+        } catch (err) {
+          for (const h of named) {
+            const { parked } = await this.recordFailure({ ...h, shopId: shop.id }, err);
+            if (parked) report.parked++;
+            else report.retried++;
+          }
+        }
+      }),
+    );
+    if (read.length === 0) return report;
+    const deliveries: InboxDelivery[] = read.map(({ order }) => ({
+      shopId: shop.id,
+      source: 'webhook',
+      dedupeKey: orderRevisionKey(order),
+      payload: { order },
+    }));
+    const stored = await this.inv.transaction(async (tx) => {
+      const fresh = await notStoredYet(tx, shop.id, deliveries);
+      const out = await storeDeliveries(tx, fresh);
+      await markDone(
+        tx,
+        read.flatMap((r) => r.hints.map((h) => h.id)),
+      );
+      return out.filter((x) => !x.duplicate).length;
+    });
+    report.orders = read.length;
+    report.stored = stored;
+    if (stored > 0) this.onReceived?.();
+    return report;
+  }
+
+  /** Due re-fetch hints of a shop, counted up to `atMost`. */
+  dueHints(shopId: string, atMost: number): Promise<number> {
+    return this.inv.transaction((tx) => dueHints(tx, shopId, atMost));
+  }
+
+  /**
+   * Records a failed attempt of an inbox event: retried with backoff, or parked (with a
+   * `parked_event` exception) when malformed (retrying cannot fix it) or out of attempts.
+   */
+  private async recordFailure(
+    event: { id: string; shopId: string; attempts: number },
+    err: unknown,
+  ): Promise<{ parked: boolean; message: string }> {
+    const malformed = err instanceof ValidationError || err instanceof NotFoundError;
+    const park = malformed || event.attempts >= this.maxAttempts;
+    const message = (err as Error).message;
+    const delay = Math.min(600_000, this.retryBaseMs * 2 ** (event.attempts - 1)) * (0.5 + Math.random() / 2);
+    await this.inv.transaction(async (tx) => {
+      await markFailed(tx, event.id, message, Math.round(delay), park);
+      if (park) {
+        await raiseException(tx, {
+          kind: 'parked_event',
+          subject: `inbox:${event.id}`,
+          shopId: event.shopId,
+          message: `inbox event ${event.id} parked after ${event.attempts} attempt(s): ${message}`,
+        });
+      }
+    });
+    this.log.warn(
+      { eventId: event.id, shop: event.shopId, attempts: event.attempts, park, err },
+      'inbox event failed',
+    );
+    return { parked: park, message };
   }
 
   private shopOf(id: string): ShopSettings {
@@ -449,19 +524,11 @@ export class Orders {
 
 type Stored = { id: string | null; duplicate: boolean };
 
-/** `<shop>:<platform order id>` of an event's order, when its payload names one. */
-function orderKeyOf(event: ClaimedEvent, resolved: Resolved): string | undefined {
-  if (!resolved.ok) return undefined;
-  const id = (resolved.payload as { order?: { platformOrderId?: unknown } } | null)?.order?.platformOrderId;
-  return typeof id === 'string' ? `${event.shopId}:${id}` : undefined;
-}
-type Resolved = { ok: true; payload: unknown } | { ok: false; error: unknown };
 type ParsedOrder = { ok: true; order: CanonicalOrder } | { ok: false; error: unknown };
 
 /** The valid canonical order an event carries for its own shop, or why there is none. */
-function orderOf(event: Pick<ClaimedEvent, 'shopId'>, resolved: Resolved): ParsedOrder {
-  if (!resolved.ok) return resolved;
-  const parsed = parseCanonicalOrder((resolved.payload as { order?: unknown } | null)?.order);
+function orderOf(event: Pick<ClaimedEvent, 'shopId'>, payload: unknown): ParsedOrder {
+  const parsed = parseCanonicalOrder((payload as { order?: unknown } | null)?.order);
   if (!parsed.ok) return parsed;
   if (parsed.order.shopId !== event.shopId) {
     return {

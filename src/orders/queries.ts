@@ -133,6 +133,11 @@ export interface InboxCounts {
   pending: number;
   /** Pending and due now (the backlog a processor would claim). */
   due: number;
+  /**
+   * Of the pending, re-fetch hints: webhooks naming an order the shop's replica has yet to read
+   * back from the platform (one by one, or by a pull when many).
+   */
+  hints: number;
   done: number;
   parked: number;
   /** Receive time of the oldest pending event: the intake lag. */
@@ -453,12 +458,14 @@ export async function inboxCounts(tx: Tx): Promise<InboxCounts> {
   const [r] = await tx.query<{
     pending: number;
     due: number;
+    hints: number;
     done: number;
     parked: number;
     oldest: unknown;
   }>(sql`
     SELECT COUNT(*) FILTER (WHERE status = 'pending')::int AS pending,
       COUNT(*) FILTER (WHERE status = 'pending' AND next_attempt_at <= now())::int AS due,
+      COUNT(*) FILTER (WHERE status = 'pending' AND refetch_order_id IS NOT NULL)::int AS hints,
       COUNT(*) FILTER (WHERE status = 'done')::int AS done,
       COUNT(*) FILTER (WHERE status = 'parked')::int AS parked,
       MIN(received_at) FILTER (WHERE status = 'pending') AS oldest
@@ -466,6 +473,7 @@ export async function inboxCounts(tx: Tx): Promise<InboxCounts> {
   return {
     pending: r!.pending,
     due: r!.due,
+    hints: r!.hints,
     done: r!.done,
     parked: r!.parked,
     oldestPendingAt: iso(r!.oldest),

@@ -9,7 +9,8 @@
  * handler.
  *
  * Nothing here processes the inbox in the background: `POST /api/inbox/process` runs one batch
- * on request (scheduling belongs to the sync engine).
+ * of the events that carry their order, on request (the sync engine runs the inbox worker and
+ * resolves re-fetch hints per shop).
  */
 import { Hono } from 'hono';
 import { z } from 'zod';

@@ -260,7 +260,7 @@ ${refresh ? `<meta http-equiv="refresh" content="${num(refresh)}">\n` : ''}<meta
 ${row('database', 'database', `${escapeHtml(databaseKind(report.database))} <span class="muted">${escapeHtml(report.database)}</span>`)}
 ${row('this replica', 'replica-id', report.replicaId ? escapeHtml(report.replicaId) : 'sync disabled')}
 ${row('replicas', 'replicas', replicas)}
-${row('inbox pending', 'inbox-pending', `${num(inbox.pending)} <span class="muted">(${num(inbox.due)} due)</span>`)}
+${row('inbox pending', 'inbox-pending', `${num(inbox.pending)} <span class="muted">(${num(inbox.due)} due, ${num(inbox.hints)} re-fetch hints)</span>`)}
 ${row('inbox parked', 'inbox-parked', num(inbox.parked), inbox.parked > 0)}
 ${row('inbox done', 'inbox-done', num(inbox.done))}
 ${row('oldest pending', 'inbox-oldest', time(inbox.oldestPendingAt, now))}

@@ -83,6 +83,7 @@ export function inboxDeliveries(shopId: string, result: WebhookResult & { ok: tr
       dedupeKey: many ? `${result.dedupeKey}#${i}` : result.dedupeKey,
       topic: result.topic ?? null,
       payload: { refetch: e.platformOrderId, reason: e.reason ?? null },
+      refetchOrderId: e.platformOrderId,
     };
   });
 }

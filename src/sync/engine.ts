@@ -5,6 +5,7 @@ import type { Inventory } from '../inventory/index.js';
 import type { Logger } from '../log.js';
 import type { Orders } from '../orders/index.js';
 import { BackgroundLoop } from './background-loop.js';
+import { type HintStep, hintStep } from './hints.js';
 import { ShopLeases } from './leases.js';
 import { pullShop } from './pull.js';
 import { type PlanShop, planPushes, planShop } from './push-plan.js';
@@ -37,6 +38,13 @@ const INBOX_BUSY_EVENTS = 20;
  */
 const INBOX_BATCH = 100;
 const PLANNER_GAP_MS = 100;
+/**
+ * Least time between two steps of a shop's hint resolver: one by one, a step reads about a
+ * second of the shop's calls; in the backlog mode each step is a pull, and back-to-back pulls
+ * would each spend a call just to find the last second's orders.
+ */
+const HINT_GAP_MS = 200;
+const HINT_PULL_GAP_MS = 1000;
 
 /**
  * The daemon's main loop, per replica: the inbox worker, the push planner, one pusher per shop
@@ -51,6 +59,9 @@ export class SyncEngine {
   private readonly inbox: BackgroundLoop;
   private readonly planner: BackgroundLoop;
   private readonly pushers = new Map<string, BackgroundLoop>();
+  private readonly hinters = new Map<string, BackgroundLoop>();
+  /** The pull running per shop: a second request joins it (one cursor, one pull at a time). */
+  private readonly pulls = new Map<string, Promise<void>>();
   private readonly scheduler: Scheduler;
   private readonly plans: Map<string, PlanShop>;
   /** Work running per shop on this replica (its lease is not given back meanwhile). */
@@ -104,6 +115,23 @@ export class SyncEngine {
           .catch((err) => log.warn({ err, shop: shopId }, 'could not record a throttle'));
       });
       this.gates.set(shopId, gate);
+      const hintLog = log.child({ component: 'hints', shop: shopId });
+      let lastMode: HintStep['mode'] = 'idle';
+      this.hinters.set(
+        shopId,
+        new BackgroundLoop(
+          `hints ${shopId}`,
+          async () => {
+            lastMode = await this.on(shopId, () => this.hintStep(sc, gate, hintLog));
+            return lastMode !== 'idle';
+          },
+          hintLog,
+          {
+            idleMs: sync.inboxIdleMs,
+            minGapMs: () => (lastMode === 'pull' ? HINT_PULL_GAP_MS : HINT_GAP_MS),
+          },
+        ),
+      );
       const shopLog = pushLog.child({ shop: shopId });
       this.pushers.set(
         shopId,
@@ -133,12 +161,14 @@ export class SyncEngine {
     this.inbox.start();
     this.planner.start();
     for (const p of this.pushers.values()) p.start();
+    for (const h of this.hinters.values()) h.start();
     this.scheduler.start();
   }
 
-  /** New deliveries were stored. */
+  /** New deliveries were stored (orders, or re-fetch hints). */
   wakeInbox(): void {
     this.inbox.wake();
+    for (const h of this.hinters.values()) h.wake();
   }
 
   /** Stock changed (orders applied). */
@@ -178,24 +208,47 @@ export class SyncEngine {
     return r.sent > 0 && !r.error;
   }
 
-  /** Pulls one shop now, if this replica holds it and it is not paused. */
-  pull(shopId: string): Promise<void> {
-    return this.on(shopId, () => this.pullNow(shopId));
+  /**
+   * Pulls one shop now, if this replica holds it and it is not paused. While a pull of the shop
+   * runs, another request joins it rather than starting a second pull on the same cursor.
+   */
+  pull(shopId: string, options: { skipOverlap?: boolean } = {}): Promise<void> {
+    const running = this.pulls.get(shopId);
+    if (running) return running;
+    const p = this.on(shopId, () => this.pullNow(shopId, options)).finally(() => this.pulls.delete(shopId));
+    this.pulls.set(shopId, p);
+    return p;
   }
 
-  private async pullNow(shopId: string): Promise<void> {
+  /** One step of the shop's re-fetch hint resolver (see hints.ts). */
+  private async hintStep(sc: ShopConnector, gate: ShopGate, log: Logger): Promise<HintStep['mode']> {
+    const shopId = sc.shop.id;
+    if (!this.leases.holds(shopId) || gate.waitMs() > 0) return 'idle';
+    if (await pauseState(this.inv, shopId)) return 'idle';
+    const step = await hintStep(this.orders, sc, gate, () => this.pull(shopId, { skipOverlap: true }));
+    const r = step.report;
+    if (r && (r.parked > 0 || r.retried > 0)) log.warn({ mode: step.mode, ...r }, 're-fetch hints failed');
+    else if (r && r.claimed > 0) log.debug({ mode: step.mode, ...r }, 're-fetch hints read back');
+    return step.mode;
+  }
+
+  private async pullNow(shopId: string, options: { skipOverlap?: boolean }): Promise<void> {
     const sc = this.connectors.get(shopId);
     const gate = this.gates.get(shopId);
     if (!sc || !gate || !this.leases.holds(shopId) || gate.waitMs() > 0) return;
     if (await pauseState(this.inv, shopId)) return;
     const log = this.log.child({ shop: shopId, job: 'pull' });
-    const r = await pullShop(this.inv, this.orders, sc, { gate, holds: () => this.leases.holds(shopId) });
+    const r = await pullShop(this.inv, this.orders, sc, {
+      gate,
+      holds: () => this.leases.holds(shopId),
+      skipOverlap: options.skipOverlap === true,
+    });
     if (r.pause) {
       await pauseShop(this.inv, shopId, `order pull refused: ${r.pause}`);
       log.error({ reason: r.pause }, 'shop paused: the platform refused our credentials or configuration');
     } else if (r.error)
       log.warn({ error: r.error, pages: r.pages }, 'pull failed; cursor kept at the last stored page');
-    else if (r.orders > 0 || r.rejects > 0) log.info(r, 'pulled');
+    else if (r.orders > 0 || r.rejects > 0 || r.hintsSettled > 0) log.info({ ...r, ...options }, 'pulled');
   }
 
   /** Full reconciliation of one shop (see reconcile.ts). */
@@ -252,7 +305,7 @@ export class SyncEngine {
     await this.scheduler.stop();
     await this.inbox.stop();
     await this.planner.stop();
-    await Promise.all([...this.pushers.values()].map((p) => p.stop()));
+    await Promise.all([...this.pushers.values(), ...this.hinters.values()].map((p) => p.stop()));
     for (const g of this.gates.values()) g.close();
     await this.leases.stop();
   }

@@ -1,10 +1,15 @@
-import { ConnectorError, type RateLimitedError } from '../../connectors/contract.js';
+import { ConnectorError } from '../../connectors/contract.js';
 import { sql } from '../db/sql.js';
-import { type CanonicalOrder, supersedes } from '../domain/order.js';
 import type { Inventory } from '../inventory/index.js';
 import type { Tx } from '../inventory/tx.js';
 import { raiseException } from '../orders/exceptions.js';
-import { type InboxDelivery, orderRevisionKey } from '../orders/inbox.js';
+import {
+  type InboxDelivery,
+  notStoredYet,
+  orderRevisionKey,
+  settleHints,
+  settleHintsBefore,
+} from '../orders/inbox.js';
 import type { Orders } from '../orders/index.js';
 import type { ShopConnector } from './shop-connectors.js';
 import type { ShopGate } from './shop-gate.js';
@@ -14,6 +19,8 @@ export interface PullReport {
   pages: number;
   orders: number;
   rejects: number;
+  /** Re-fetch hints this pull made unnecessary: their orders were on its pages. */
+  hintsSettled: number;
   /** The connector reached the newest data (false: stopped at its page bound; pull again soon). */
   caughtUp: boolean;
   error?: string;
@@ -26,6 +33,9 @@ export interface PullReport {
  * that stores the page's cursor, so the watermark never runs ahead of what is stored (a crash
  * re-reads, never skips). Orders the connector could not map are recorded as exceptions, not
  * dropped. A failure keeps the cursor of the last stored page and is recorded on the shop.
+ * Each page also settles the pending re-fetch hints of its orders that arrived before the pull
+ * started (the page read them after the hint), and the caught-up page every hint that arrived
+ * before the pull started less the connector's lag: they need no read of their own.
  */
 export async function pullShop(
   inv: Inventory,
@@ -36,15 +46,25 @@ export async function pullShop(
     gate?: ShopGate;
     /** False once this replica no longer holds the shop: the pull stops after the stored page. */
     holds?: () => boolean;
+    /** Read only past the watermark (see the connector contract): a pull prompted by hints. */
+    skipOverlap?: boolean;
   } = {},
 ): Promise<PullReport> {
   const shopId = sc.shop.id;
-  const report: PullReport = { shopId, pages: 0, orders: 0, rejects: 0, caughtUp: false };
+  const report: PullReport = { shopId, pages: 0, orders: 0, rejects: 0, hintsSettled: 0, caughtUp: false };
+  // The database's time now: every page is read after it, so it settles the re-fetch hints
+  // received before it of the orders the page holds.
   const [row] = await inv.transaction((tx) =>
-    tx.query<{ pull_cursor: string | null }>(sql`SELECT pull_cursor FROM shop WHERE id = ${shopId}`),
+    tx.query<{ pull_cursor: string | null; started: string }>(
+      sql`SELECT pull_cursor, to_json(now())#>>'{}' AS started FROM shop WHERE id = ${shopId}`,
+    ),
   );
+  if (!row) throw new Error(`shop ${shopId} is not registered`);
   try {
-    const pages = sc.connector.pullOrders(row?.pull_cursor ?? null, { signal: options.signal });
+    const pages = sc.connector.pullOrders(row.pull_cursor, {
+      signal: options.signal,
+      skipOverlap: options.skipOverlap === true,
+    });
     const gate = options.gate;
     // Each page is one platform call: it waits for the shop's gate (rate limits, throttle).
     const next = () => (gate ? gate.run(() => pages.next()) : pages.next());
@@ -57,6 +77,24 @@ export async function pullShop(
       });
       await inv.transaction(async (tx) => {
         await orders.receiveAll(await notStoredYet(tx, shopId, deliveries), tx);
+        report.hintsSettled += await settleHints(
+          tx,
+          shopId,
+          [...page.orders.map((o) => o.platformOrderId), ...page.rejects.map((r) => r.platformOrderId)],
+          row.started,
+        );
+        // Caught up: every change made before the pull started, less the connector's lag, has
+        // been delivered by now, so a hint received before that about an order the ledger holds
+        // names a change already read (by this pull or an earlier one), whichever pages its
+        // order was on.
+        if (page.caughtUp) {
+          report.hintsSettled += await settleHintsBefore(
+            tx,
+            shopId,
+            row.started,
+            sc.connector.pullLagMs + 1000,
+          );
+        }
         for (const r of page.rejects) {
           await raiseException(tx, {
             kind: 'parked_event',
@@ -80,52 +118,18 @@ export async function pullShop(
     options.gate?.succeeded();
   } catch (err) {
     report.error = (err as Error).message;
-    const action = err instanceof ConnectorError ? err.action : 'retry';
+    const action = options.gate
+      ? options.gate.failedWith(err).action
+      : err instanceof ConnectorError
+        ? err.action
+        : 'retry';
     if (action === 'config_error' || action === 'refresh_token') report.pause = report.error;
-    else if (action === 'rate_limited') options.gate?.throttle((err as RateLimitedError).retryAfterMs);
-    else options.gate?.failed();
     await inv.transaction((tx) =>
       tx.execute(sql`
         UPDATE shop SET last_pull_error = ${report.error!.slice(0, 2000)} WHERE id = ${shopId}`),
     );
   }
   return report;
-}
-
-/**
- * The deliveries whose order the ledger does not hold at this revision or a newer one. The pull
- * re-reads an overlap window, and most orders in it arrived by webhook already: storing them
- * again would apply each a second time, to change nothing (see compareRevisions).
- */
-async function notStoredYet(tx: Tx, shopId: string, deliveries: InboxDelivery[]): Promise<InboxDelivery[]> {
-  const incoming = deliveries.map((d) => (d.payload as { order: CanonicalOrder }).order);
-  if (incoming.length === 0) return deliveries;
-  const rows = await tx.query<{
-    platform_order_id: string;
-    platform: CanonicalOrder['platform'];
-    modified_at: string | null;
-    version: string | null;
-    status: CanonicalOrder['status'];
-    refunds: CanonicalOrder['refunds'];
-  }>(sql`
-    SELECT platform_order_id, platform, to_json(platform_modified_at)#>>'{}' AS modified_at,
-           platform_version::text AS version, status::text AS status, data->'refunds' AS refunds
-    FROM sales_order WHERE shop_id = ${shopId} AND platform_order_id = ANY(${incoming.map((o) => o.platformOrderId)}::text[])`);
-  const stored = new Map(rows.map((r) => [r.platform_order_id, r]));
-  return deliveries.filter((_, k) => {
-    const o = incoming[k]!;
-    const s = stored.get(o.platformOrderId);
-    if (!s) return true;
-    return supersedes(o, {
-      shopId,
-      platform: s.platform,
-      platformOrderId: s.platform_order_id,
-      status: s.status,
-      refunds: s.refunds ?? [],
-      ...(s.modified_at !== null ? { platformModifiedAt: s.modified_at } : {}),
-      ...(s.version !== null ? { platformVersion: Number(s.version) } : {}),
-    });
-  });
 }
 
 async function saveCursor(tx: Tx, shopId: string, cursor: string): Promise<void> {

@@ -97,17 +97,8 @@ export async function pushShop(
       // The whole call failed: nothing of this batch or the rest reached the platform.
       const rest = claimed.slice(i);
       report.error = (err as Error).message;
-      const action = err instanceof ConnectorError ? err.action : 'retry';
-      let waitMs: number;
-      if (action === 'rate_limited') {
-        waitMs = (err as { retryAfterMs?: number }).retryAfterMs ?? 2000;
-        gate.throttle(waitMs);
-      } else if (action === 'config_error' || action === 'refresh_token') {
-        report.pause = report.error;
-        waitMs = 0;
-      } else {
-        waitMs = gate.failed();
-      }
+      const { action, waitMs } = gate.failedWith(err);
+      if (action === 'config_error' || action === 'refresh_token') report.pause = report.error;
       await release(inv, rest, waitMs);
       break;
     }

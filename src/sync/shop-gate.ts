@@ -1,5 +1,5 @@
 import PQueue from 'p-queue';
-import type { RateLimitSpec } from '../../connectors/contract.js';
+import { ConnectorError, type ErrorAction, type RateLimitSpec } from '../../connectors/contract.js';
 
 /**
  * Every call this replica makes to one shop's platform goes through its gate: a p-queue sized
@@ -44,6 +44,22 @@ export class ShopGate {
     clearTimeout(this.resumeTimer);
     this.resumeTimer = setTimeout(() => this.queue.start(), Math.max(0, ms));
     this.resumeTimer.unref();
+  }
+
+  /**
+   * A platform call failed: a throttle holds the shop for the platform's wait (default 2 s), a
+   * refused credential or configuration changes nothing here (the caller pauses the shop), any
+   * other failure backs the shop off. Returns the error's action and the wait before the next call.
+   */
+  failedWith(err: unknown): { action: ErrorAction; waitMs: number } {
+    const action = err instanceof ConnectorError ? err.action : 'retry';
+    if (action === 'rate_limited') {
+      const waitMs = (err as { retryAfterMs?: number }).retryAfterMs ?? 2000;
+      this.throttle(waitMs);
+      return { action, waitMs };
+    }
+    if (action === 'config_error' || action === 'refresh_token') return { action, waitMs: 0 };
+    return { action, waitMs: this.failed() };
   }
 
   /** A call failed for a transient reason: returns how long to wait before the next attempt. */

@@ -4,12 +4,15 @@
  * delivery is refused with nothing stored.
  */
 import { createHmac } from 'node:crypto';
+import axios from 'axios';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SandboxSession } from '../../connectors/contract.js';
 import { getConnector } from '../../connectors/registry.js';
 import { loadConfig } from '../../src/config.js';
 import { type Daemon, startDaemon } from '../../src/daemon.js';
 import { createLogger } from '../../src/log.js';
+import { systemClock } from '../../src/server/app.js';
 import { DEFAULT_PUSH_RULES } from '../../src/sync/channel-rules.js';
 import { createTestDb, onPostgres, type TestDb } from '../support/db.js';
 import { freePort } from '../support/e2e.js';
@@ -108,8 +111,10 @@ describe('webhooks from a sandbox shop', () => {
       expect(res.status).toBe(200);
     }
     expect(await count(`SELECT COUNT(*)::int AS n FROM inbox_event`)).toBe(before + 1);
-    // That hint names an order the platform does not have: re-reading it parks the event.
-    // A hint about a real order is re-read through the connector and applied.
+    // Re-fetch hints wait for the shop's resolver, not the inbox worker (which applies only
+    // events carrying their order). That hint names an order the platform does not have:
+    // reading it back parks the event. A hint about a real order is read back through the
+    // connector; its revision is already stored, so nothing new is queued.
     const hint = JSON.stringify({ id: 100, order_id: Number(ids[1]) });
     const res = await fetch(`${daemon.url}/webhooks/shopify/${SHOP}`, {
       method: 'POST',
@@ -121,8 +126,16 @@ describe('webhooks from a sandbox shop', () => {
       body: hint,
     });
     expect(res.status).toBe(200);
-    const report = await daemon.orders.processBatch(50);
-    expect(report).toMatchObject({ claimed: 2, applied: 1, parked: 1 });
+    expect(await daemon.orders.processBatch(50)).toMatchObject({ claimed: 0 });
+    expect(await daemon.orders.inboxCounts()).toMatchObject({ pending: 2, hints: 2 });
+    const connector = getConnector('shopify').create(sandbox.config, {
+      http: axios.create(),
+      log: pino({ level: 'silent' }),
+      clock: systemClock,
+    });
+    const report = await daemon.orders.resolveHints(SHOP, (id) => connector.fetchOrder(id), 50);
+    expect(report).toMatchObject({ claimed: 2, orders: 1, stored: 0, parked: 1, retried: 0 });
+    expect(await daemon.orders.inboxCounts()).toMatchObject({ pending: 0, hints: 0, parked: 1 });
     expect(await count(`SELECT COUNT(*)::int AS n FROM sales_order WHERE shop_id = '${SHOP}'`)).toBe(6);
   });
 
