@@ -498,6 +498,13 @@ export interface Connector {
    */
   readonly pullLagMs: number;
 
+  /**
+   * How far before its watermark a fresh pull re-reads (its `overlapMs`): the safety net for
+   * changes that became visible late. The core re-reads it on a scheduled pull at least every
+   * half of it, not on every pull: at a sale's volume the overlap is minutes of orders.
+   */
+  readonly pullOverlapMs: number;
+
   /** One cheap authenticated call; says whether the config works and why not. Never throws. */
   checkConnection(): Promise<CheckResult>;
 

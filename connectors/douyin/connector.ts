@@ -42,6 +42,9 @@ class DouyinConnector implements Connector {
   get pullLagMs(): number {
     return this.config.lagMs;
   }
+  get pullOverlapMs(): number {
+    return this.config.overlapMs;
+  }
   private readonly client: DoudianClient;
 
   constructor(

@@ -59,6 +59,9 @@ class JdConnector implements Connector {
   get pullLagMs(): number {
     return this.config.lagMs;
   }
+  get pullOverlapMs(): number {
+    return this.config.overlapMs;
+  }
   private readonly client: JdClient;
 
   constructor(

@@ -39,6 +39,9 @@ class PinduoduoConnector implements Connector {
   get pullLagMs(): number {
     return this.config.lagMs;
   }
+  get pullOverlapMs(): number {
+    return this.config.overlapMs;
+  }
   private readonly client: PddClient;
   private readonly stock: PddStockPusher;
 

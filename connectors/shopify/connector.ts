@@ -32,6 +32,9 @@ class ShopifyConnector implements Connector {
   readonly limits: RateLimitSpec;
   /** Pulls read up to now (`updated_at_max` is the pull's start). */
   readonly pullLagMs = 0;
+  get pullOverlapMs(): number {
+    return this.config.overlapMs;
+  }
   private readonly client: ShopifyClient;
   private readonly stock: StockPusher;
   private readonly mapping: MappingOptions;

@@ -47,6 +47,9 @@ class TaobaoConnector implements Connector {
   get pullLagMs(): number {
     return this.config.lagMs;
   }
+  get pullOverlapMs(): number {
+    return this.config.overlapMs;
+  }
   private readonly client: TopClient;
   private readonly stock: TaobaoStockPusher;
 

@@ -42,6 +42,9 @@ class WooConnector implements Connector {
   get pullLagMs(): number {
     return this.config.lagMs;
   }
+  get pullOverlapMs(): number {
+    return this.config.overlapMs;
+  }
   private readonly client: WooClient;
   private readonly mapping: MappingOptions;
 

@@ -61,7 +61,9 @@ export class SyncEngine {
   private readonly pushers = new Map<string, BackgroundLoop>();
   private readonly hinters = new Map<string, BackgroundLoop>();
   /** The pull running per shop: a second request joins it (one cursor, one pull at a time). */
-  private readonly pulls = new Map<string, Promise<void>>();
+  private readonly pulls = new Map<string, { done: Promise<void>; skipOverlap: boolean }>();
+  /** Each shop's last pull that re-read the overlap and ended caught up: start and duration, ms. */
+  private readonly overlapPulled = new Map<string, { started: number; tookMs: number }>();
   private readonly scheduler: Scheduler;
   private readonly plans: Map<string, PlanShop>;
   /** Work running per shop on this replica (its lease is not given back meanwhile). */
@@ -146,7 +148,7 @@ export class SyncEngine {
       reconcileCron: sync.reconcileCron,
       probeMs: sync.pauseProbeMs,
       shopIds: [...connectors.keys()],
-      pull: (shopId) => this.pull(shopId),
+      pull: (shopId) => this.scheduledPull(shopId),
       expire: async () => {
         const n = await orders.expireUnpaid();
         if (n > 0) log.info({ job: 'expire-unpaid', released: n }, 'unpaid holds released');
@@ -213,11 +215,37 @@ export class SyncEngine {
    * runs, another request joins it rather than starting a second pull on the same cursor.
    */
   pull(shopId: string, options: { skipOverlap?: boolean } = {}): Promise<void> {
+    const skipOverlap = options.skipOverlap === true;
     const running = this.pulls.get(shopId);
-    if (running) return running;
-    const p = this.on(shopId, () => this.pullNow(shopId, options)).finally(() => this.pulls.delete(shopId));
-    this.pulls.set(shopId, p);
-    return p;
+    // A pull that re-reads the overlap does not join one that skips it (hint pulls run back to
+    // back through a backlog): it runs next, and later requests join it.
+    if (running && (skipOverlap || !running.skipOverlap)) return running.done;
+    const after = running ? running.done.catch(() => {}) : Promise.resolve();
+    const done = after
+      .then(() => this.on(shopId, () => this.pullNow(shopId, { skipOverlap })))
+      .finally(() => {
+        if (this.pulls.get(shopId)?.done === done) this.pulls.delete(shopId);
+      });
+    this.pulls.set(shopId, { done, skipOverlap });
+    return done;
+  }
+
+  /**
+   * The scheduled pull. It re-reads the connector's overlap (the safety net for changes that
+   * became visible late) unless the last pull that did started less than five times its own
+   * duration ago, and reads from the watermark then: at most a fifth of a shop's time goes to
+   * re-reading. A quiet shop's overlap pull takes a few calls, so it runs on every schedule; at a
+   * sale's volume it is minutes of orders, and runs less often, but at least every half of the
+   * overlap, so every instant is still re-read at least once.
+   */
+  private scheduledPull(shopId: string): Promise<void> {
+    const sc = this.connectors.get(shopId);
+    const last = this.overlapPulled.get(shopId);
+    const due =
+      !sc ||
+      last === undefined ||
+      Date.now() - last.started >= Math.min(sc.connector.pullOverlapMs / 2, 5 * last.tookMs);
+    return this.pull(shopId, { skipOverlap: !due });
   }
 
   /** One step of the shop's re-fetch hint resolver (see hints.ts). */
@@ -238,11 +266,14 @@ export class SyncEngine {
     if (!sc || !gate || !this.leases.holds(shopId) || gate.waitMs() > 0) return;
     if (await pauseState(this.inv, shopId)) return;
     const log = this.log.child({ shop: shopId, job: 'pull' });
+    const started = Date.now();
     const r = await pullShop(this.inv, this.orders, sc, {
       gate,
       holds: () => this.leases.holds(shopId),
       skipOverlap: options.skipOverlap === true,
     });
+    if (!r.error && r.caughtUp && options.skipOverlap !== true)
+      this.overlapPulled.set(shopId, { started, tookMs: Date.now() - started });
     if (r.pause) {
       await pauseShop(this.inv, shopId, `order pull refused: ${r.pause}`);
       log.error({ reason: r.pause }, 'shop paused: the platform refused our credentials or configuration');

@@ -25,8 +25,9 @@ export interface HintStep {
  *   (`pull`), which reads up to a page of orders per call and settles the hints of every order
  *   it reads (see pullShop). At Taobao's 10 calls/s that is up to 1,000 orders/s instead of 10.
  *   Hints the pull cannot see yet (the connector's indexing lag) wait for the next one; those
- *   older than {@link HINT_PULL_PATIENCE_MS} are read back one by one, half a second of the
- *   gate's rate per step, so a change the platform's listing missed is not lost.
+ *   older than {@link HINT_PULL_PATIENCE_MS} are read back one by one, a second of the gate's
+ *   rate per step (the pulls share it), so a change the listing shows late, or under an older
+ *   modified time than the watermark, is not left to the next overlap re-read.
  */
 export async function hintStep(
   orders: Orders,
@@ -56,11 +57,6 @@ export async function hintStep(
     return { mode: 'one-by-one', report: await orders.resolveHints(shopId, fetch, perSecond) };
   }
   await pull();
-  const report = await orders.resolveHints(
-    shopId,
-    fetch,
-    Math.max(1, Math.floor(perSecond / 2)),
-    HINT_PULL_PATIENCE_MS,
-  );
+  const report = await orders.resolveHints(shopId, fetch, perSecond, HINT_PULL_PATIENCE_MS);
   return { mode: 'pull', report };
 }
