@@ -7,7 +7,7 @@ import type { Orders } from '../orders/index.js';
 import { BackgroundLoop } from './background-loop.js';
 import { type HintStep, hintStep } from './hints.js';
 import { ShopLeases } from './leases.js';
-import { pullShop } from './pull.js';
+import { overlapDue, pullShop } from './pull.js';
 import { type PlanShop, planPushes, planShop } from './push-plan.js';
 import { pushShop } from './push-send.js';
 import { reconcileShop } from './reconcile.js';
@@ -240,11 +240,7 @@ export class SyncEngine {
    */
   private scheduledPull(shopId: string): Promise<void> {
     const sc = this.connectors.get(shopId);
-    const last = this.overlapPulled.get(shopId);
-    const due =
-      !sc ||
-      last === undefined ||
-      Date.now() - last.started >= Math.min(sc.connector.pullOverlapMs / 2, 5 * last.tookMs);
+    const due = !sc || overlapDue(this.overlapPulled.get(shopId), Date.now(), sc.connector.pullOverlapMs);
     return this.pull(shopId, { skipOverlap: !due });
   }
 

@@ -132,6 +132,20 @@ export async function pullShop(
   return report;
 }
 
+/**
+ * Whether a scheduled pull should re-read the connector's overlap, given the last pull that did
+ * and ended caught up (its start and duration): not while less than five times that duration
+ * has passed (at most a fifth of the shop's time re-reading), but always once half the overlap
+ * has (every instant is then re-read at least once). Always before the first.
+ */
+export function overlapDue(
+  last: { started: number; tookMs: number } | undefined,
+  now: number,
+  overlapMs: number,
+): boolean {
+  return last === undefined || now - last.started >= Math.min(overlapMs / 2, 5 * last.tookMs);
+}
+
 async function saveCursor(tx: Tx, shopId: string, cursor: string): Promise<void> {
   await tx.execute(sql`
     UPDATE shop SET pull_cursor = ${cursor}, last_pull_at = now(), last_pull_error = NULL WHERE id = ${shopId}`);
