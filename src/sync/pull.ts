@@ -12,7 +12,7 @@ import {
 } from '../orders/inbox.js';
 import type { Orders } from '../orders/index.js';
 import type { ShopConnector } from './shop-connectors.js';
-import type { ShopGate } from './shop-gate.js';
+import { GATE_PRIORITY, type ShopGate } from './shop-gate.js';
 
 export interface PullReport {
   shopId: string;
@@ -67,7 +67,7 @@ export async function pullShop(
     });
     const gate = options.gate;
     // Each page is one platform call: it waits for the shop's gate (rate limits, throttle).
-    const next = () => (gate ? gate.run(() => pages.next()) : pages.next());
+    const next = () => (gate ? gate.run(() => pages.next(), GATE_PRIORITY.pull) : pages.next());
     for (let it = await next(); !it.done; it = await next()) {
       const page = it.value;
       const deliveries: InboxDelivery[] = page.orders.map((o) => {

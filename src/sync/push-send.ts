@@ -9,7 +9,7 @@ import type { Inventory } from '../inventory/index.js';
 import type { Tx } from '../inventory/tx.js';
 import { foldOwnSales } from './own-sales.js';
 import type { ShopConnector } from './shop-connectors.js';
-import type { ShopGate } from './shop-gate.js';
+import { GATE_PRIORITY, type ShopGate } from './shop-gate.js';
 
 /**
  * Step 2 of the stock push pipeline: sends a shop's pending quantities through its connector,
@@ -236,7 +236,7 @@ async function pushBatch(
  * is the baseline then, and only sales counted since it are ours.
  */
 async function guardedPlans(gate: ShopGate, sc: ShopConnector, rows: readonly Claimed[]): Promise<Plan[]> {
-  const readings = await gate.run(() => sc.connector.readStock!(rows.map(refOf)));
+  const readings = await gate.run(() => sc.connector.readStock!(rows.map(refOf)), GATE_PRIORITY.push);
   const cas = sc.registered.descriptor.capabilities.compareAndSet;
   return rows.map((row, k) => {
     const r = readings[k];
@@ -287,7 +287,8 @@ async function send(
         WHERE p.listing_id = t.id`),
     );
   try {
-    const sent = updates.length > 0 ? await gate.run(() => sc.connector.pushStock(updates)) : [];
+    const sent =
+      updates.length > 0 ? await gate.run(() => sc.connector.pushStock(updates), GATE_PRIORITY.push) : [];
     return plans.map((p): PushResult => {
       const k = due.indexOf(p);
       return k >= 0 ? sent[k]! : { listing: refOf(p.row), status: 'ok', quantity: p.quantity };

@@ -3,7 +3,7 @@ import type { Inventory } from '../inventory/index.js';
 import { foldOwnSales } from './own-sales.js';
 import { type PlanShop, planShop } from './push-plan.js';
 import type { ShopConnector } from './shop-connectors.js';
-import type { ShopGate } from './shop-gate.js';
+import { GATE_PRIORITY, type ShopGate } from './shop-gate.js';
 
 export interface ReconcileReport {
   shopId: string;
@@ -91,14 +91,16 @@ export async function reconcileShop(
       });
       if (rows.length === 0) break;
       after = rows.at(-1)!.listing_id;
-      const readings = await gate.run(() =>
-        readStock(
-          rows.map((r) =>
-            r.stock_location
-              ? { listingId: r.stock_ref, locationId: r.stock_location }
-              : { listingId: r.stock_ref },
+      const readings = await gate.run(
+        () =>
+          readStock(
+            rows.map((r) =>
+              r.stock_location
+                ? { listingId: r.stock_ref, locationId: r.stock_location }
+                : { listingId: r.stock_ref },
+            ),
           ),
-        ),
+        GATE_PRIORITY.pull,
       );
       report.read += rows.length;
       const ids: number[] = [];

@@ -2,6 +2,14 @@ import PQueue from 'p-queue';
 import { ConnectorError, type ErrorAction, type RateLimitSpec } from '../../connectors/contract.js';
 
 /**
+ * Which calls go first when they queue at a shop's gate (at a sale, the platform's rate limit is
+ * the scarce thing): stock pushes, since every sale on every platform waits for them (a listing's
+ * quantity covers all its orders at once); then pulls and reconciliation reads (a page of orders
+ * or listings per call); then re-fetch hint read-backs and probes (one order each).
+ */
+export const GATE_PRIORITY = { push: 2, pull: 1, read: 0 } as const;
+
+/**
  * Every call this replica makes to one shop's platform goes through its gate: a p-queue sized
  * from the connector's limits (requests in flight, requests per interval), paused while the
  * platform has throttled us (Retry-After, throttle codes), with a backoff that grows with the
@@ -29,9 +37,12 @@ export class ShopGate {
     });
   }
 
-  /** Runs one platform call when the shop's limits allow. */
-  run<T>(call: () => Promise<T>): Promise<T> {
-    return this.queue.add(call);
+  /**
+   * Runs one platform call when the shop's limits allow; queued calls of a higher `priority`
+   * go first (see {@link GATE_PRIORITY}).
+   */
+  run<T>(call: () => Promise<T>, priority: number = GATE_PRIORITY.read): Promise<T> {
+    return this.queue.add(call, { priority });
   }
 
   /** The platform asked us to wait: hold every call to this shop for `ms`. */

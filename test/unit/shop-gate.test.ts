@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { ConnectorConfigError, RateLimitedError } from '../../connectors/contract.js';
+import { GATE_PRIORITY, ShopGate } from '../../src/sync/shop-gate.js';
+
+const limits = { concurrency: 1, intervalCap: 100, intervalMs: 1000, maxStockBatch: 1 };
+
+describe('ShopGate', () => {
+  it('runs queued calls by priority: pushes, then pulls, then read-backs; in arrival order within one', async () => {
+    const gate = new ShopGate('s', limits);
+    const order: string[] = [];
+    let release!: () => void;
+    const first = gate.run(() => new Promise<void>((r) => (release = r)));
+    const queued = [
+      gate.run(async () => void order.push('read 1')),
+      gate.run(async () => void order.push('pull 1'), GATE_PRIORITY.pull),
+      gate.run(async () => void order.push('push 1'), GATE_PRIORITY.push),
+      gate.run(async () => void order.push('read 2'), GATE_PRIORITY.read),
+      gate.run(async () => void order.push('push 2'), GATE_PRIORITY.push),
+    ];
+    release();
+    await Promise.all([first, ...queued]);
+    expect(order).toEqual(['push 1', 'push 2', 'pull 1', 'read 1', 'read 2']);
+    gate.close();
+  });
+
+  it('failedWith: refused credentials do not back the shop off, other failures do, a throttle holds it for its wait', () => {
+    const gate = new ShopGate('s', limits);
+    expect(gate.failedWith(new ConnectorConfigError('bad key', { platform: 'x', reason: 'test' }))).toEqual({
+      action: 'config_error',
+      waitMs: 0,
+    });
+    expect(gate.waitMs()).toBe(0);
+    const other = gate.failedWith(new Error('socket hang up'));
+    expect(other.action).toBe('retry');
+    expect(other.waitMs).toBeGreaterThan(0);
+    expect(gate.waitMs()).toBeGreaterThan(0);
+    gate.succeeded();
+    expect(gate.waitMs()).toBe(0);
+    expect(gate.failedWith(new RateLimitedError('429', { platform: 'x', reason: 'test' }, 3000))).toEqual({
+      action: 'rate_limited',
+      waitMs: 3000,
+    });
+    expect(gate.waitMs()).toBeGreaterThan(2000);
+    gate.close();
+  });
+});
