@@ -25,6 +25,8 @@ const short: Omit<ChaosOptions, 'database' | 'pgServerUrl'> = {
   pgRestart: false,
   seed,
   convergeTimeoutS: 150,
+  // CHAOS_KEEP=1 keeps the database and the daemon's directory for a look after a failure.
+  keep: process.env.CHAOS_KEEP === '1',
 };
 
 async function run(options: ChaosOptions) {

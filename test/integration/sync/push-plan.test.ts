@@ -196,6 +196,37 @@ describe('push planner', () => {
     expect((await row(tea))!.own_since_push).toBe(before);
   });
 
+  it('calls a listing synced only when its platform should show the quantity wanted, not whenever our last push equals it', async () => {
+    const mug = await f.sku('MUG');
+    await f.receive(mug, wh.SH!, 20);
+    const here = await listing(SHOP.id, 'I-MUG', 'MUG');
+    await listing('douyin-main', 'D-MUG', 'MUG');
+    await plan();
+    // What the pusher records when a push lands (see recordSuccesses).
+    const landed = () =>
+      f.t.db.withSession((s) =>
+        s.query(`UPDATE stock_push SET pushed = desired, own_since_push = 0, status = 'synced', pending_since = NULL
+                 WHERE listing_id = ${here}`),
+      );
+    await landed();
+    expect(await row(here)).toMatchObject({ desired: 20, status: 'synced', own_since_push: 0 });
+    const line = (item: string) => [{ lineId: 'L1', platformItemId: item, quantity: 2, unitListPrice: 100 }];
+    // A sale on the listing's own platform: 18 wanted, and pushed back there too.
+    const own = order({ lines: line('I-MUG'), buyerPaidTotal: 200 });
+    await f.deliver(own);
+    await plan();
+    expect(await row(here)).toMatchObject({ desired: 18, status: 'pending', own_since_push: 2 });
+    await landed();
+    // It is cancelled there (the platform shows 20 again) while another channel sells 2: the
+    // quantity wanted stays 18, and the listing must be pushed.
+    await f.deliver({ ...own, status: 'cancelled', platformModifiedAt: '2026-11-11T03:00:00.000Z' });
+    await f.deliver(
+      order({ shopId: 'douyin-main', platform: 'douyin', lines: line('D-MUG'), buyerPaidTotal: 200 }),
+    );
+    await plan();
+    expect(await row(here)).toMatchObject({ desired: 18, status: 'pending', own_since_push: -2 });
+  });
+
   it('holds back velocity x latency with the adaptive buffer', async () => {
     const fast = await f.sku('FAST');
     await f.receive(fast, wh.SH!, 1000);
