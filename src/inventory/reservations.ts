@@ -185,6 +185,69 @@ export class Reservations {
     return out;
   }
 
+  /**
+   * Consumes, in one statement inside the caller's transaction, everything each line has
+   * reserved: what {@link consume} with that key, line and quantity writes (the key with its
+   * request and result, the reservations consumed, the balances, one shipment movement per SKU
+   * and warehouse), for lines whose reservations were all made in this transaction, so nobody
+   * else can hold them and their stock rows are locked already (the order intake's batch:
+   * orders first seen shipped). Every line must hold exactly `quantity` units of simple SKUs;
+   * otherwise, or when a key was used before, it throws and the caller's transaction must roll
+   * back.
+   */
+  async consumeReservedLines(tx: Tx, inputs: readonly SettleInput[]): Promise<void> {
+    if (inputs.length === 0) return;
+    const ds = inputs.map((input) => {
+      const d = parseInput(settleInput, input, 'consume');
+      if (d.quantity === undefined) throw new ValidationError('consumeReservedLines needs each quantity');
+      return { ...d, quantity: d.quantity };
+    });
+    if (new Set(ds.map((d) => d.lineKey)).size !== ds.length)
+      throw new ValidationError('consumeReservedLines takes each line once');
+    // Rows as `settle` takes them: by id, merged per SKU and warehouse in that order.
+    const rows = await tx.query<{ line_key: string; units: number; per: number }>(sql`
+      WITH i AS (
+        SELECT * FROM unnest(${ds.map((d) => d.key)}::text[], ${ds.map((d) => requestHash('consume', d))}::text[],
+                             ${ds.map((d) => d.lineKey)}::text[], ${ds.map((d) => d.quantity)}::int[],
+                             ${ds.map((d) => d.reference ?? d.lineKey)}::text[])
+          AS i(key, hash, line_key, quantity, reference)
+      ), r AS (
+        UPDATE reservation r SET status = 'consumed', updated_at = now()
+        FROM i WHERE r.line_key = i.line_key AND r.status = 'active'
+        RETURNING r.id, r.sku_id, r.warehouse_id, r.quantity, r.units_per_line, i.key, i.line_key, i.reference
+      ), per AS (
+        SELECT key, line_key, reference, sku_id, warehouse_id, SUM(quantity)::int AS q, MIN(id) AS first,
+               MAX(units_per_line) AS per
+        FROM r GROUP BY key, line_key, reference, sku_id, warehouse_id
+      ), level AS (
+        UPDATE stock_level l SET on_hand = l.on_hand - d.q, reserved = l.reserved - d.q, updated_at = now()
+        FROM (SELECT sku_id, warehouse_id, SUM(q)::int AS q FROM per GROUP BY sku_id, warehouse_id) d
+        WHERE l.sku_id = d.sku_id AND l.warehouse_id = d.warehouse_id
+      ), movement AS (
+        INSERT INTO stock_movement (sku_id, warehouse_id, kind, quantity, idempotency_key, reference)
+        SELECT sku_id, warehouse_id, 'shipment', -q, key || '#' || sku_id || '@' || warehouse_id, reference
+        FROM per ORDER BY first
+      ), op AS (
+        INSERT INTO inventory_operation (key, kind, request_hash, result)
+        SELECT i.key, 'consume', i.hash, jsonb_build_object(
+          'key', i.key, 'lineKey', i.line_key, 'action', 'consume', 'quantity', i.quantity,
+          'settled', COALESCE((SELECT jsonb_agg(jsonb_build_object('skuId', p.sku_id, 'warehouseId', p.warehouse_id,
+                                                                 'quantity', p.q) ORDER BY p.first)
+                               FROM per p WHERE p.key = i.key), '[]'::jsonb))
+        FROM i
+      )
+      SELECT p.line_key, SUM(p.q)::int AS units, MAX(p.per) AS per FROM per p GROUP BY p.line_key`);
+    const got = new Map(rows.map((r) => [r.line_key, r]));
+    for (const d of ds) {
+      const r = got.get(d.lineKey);
+      if (r?.per !== 1 || r.units !== d.quantity) {
+        throw new StockConflictError(
+          `line ${d.lineKey} has ${r?.units ?? 0} unit(s) reserved; cannot consume exactly ${d.quantity} together`,
+        );
+      }
+    }
+  }
+
   private async reserveIn(tx: Tx, d: z.output<typeof reserveInput>): Promise<ReserveResult> {
     const { skus, graph } = await loadContext(
       tx,

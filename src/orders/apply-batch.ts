@@ -28,8 +28,20 @@ interface Taken extends BatchOrder {
   index: number;
   skus: Map<string, LineSku>;
   amounts: ReturnType<typeof apportionOrder>['lines'];
-  holds: { lineId: string; lineKey: string; sku: LineSku; units: number }[];
+  /** Mapped lines in SKU order (as the one-by-one path takes them), with their targets in SKU units. */
+  lines: BatchLine[];
   orderId?: string;
+}
+
+interface BatchLine {
+  lineId: string;
+  lineKey: string;
+  sku: LineSku;
+  /** Units that already left the warehouse (an order first seen shipped), and units to hold. */
+  ship: number;
+  hold: number;
+  shipped: number;
+  held: number;
 }
 
 /**
@@ -39,8 +51,10 @@ interface Taken extends BatchOrder {
  * The result is what {@link applyOrder} gives each of them on its own: same rows, same
  * reservation keys and stored results, same exceptions.
  *
- * It takes only the common case at a peak: an order seen for the first time, every line mapped
- * to a simple SKU (no bundle), amounts that add up, nothing shipped yet. Other orders, and an
+ * It takes the common cases at a peak: an order seen for the first time, every line mapped to
+ * a simple SKU (no bundle), amounts that add up, nothing returned; shipped units are reserved
+ * and consumed at once (an order first seen shipped), before any order's held units, as they
+ * have left the warehouse already. Other orders, and an
  * order that turns out to be stored already (a redelivery, or a concurrent batch had it), are
  * left out of the result for the caller to apply one by one. Within one batch only the first
  * revision of an order is taken. Returns the results by position in `orders`.
@@ -72,22 +86,23 @@ export async function applyNewOrders(
     const simple =
       amounts.issues.length === 0 &&
       order.lines.every((l) => skus.get(l.lineId)?.bundle === false) &&
-      targets.every((t) => t.shipped === 0 && t.restocked === 0);
+      targets.every((t) => t.restocked === 0);
     if (!simple) continue;
-    const holds = targets
-      .filter((t) => t.hold > 0)
-      .map((t) => {
+    const lines = targets
+      .map((t): BatchLine => {
         const sku = skus.get(t.lineId)!;
         return {
           lineId: t.lineId,
           lineKey: lineKeyOf(shop.id, order.platformOrderId, t.lineId),
           sku,
-          units: t.hold * sku.unitsPerItem,
+          ship: t.shipped * sku.unitsPerItem,
+          hold: t.hold * sku.unitsPerItem,
+          shipped: 0,
+          held: 0,
         };
       })
-      // As the one-by-one path takes them.
       .sort((a, b) => a.sku.skuId - b.sku.skuId);
-    taken.push({ index, shop, order, skus, amounts: amounts.lines, holds });
+    taken.push({ index, shop, order, skus, amounts: amounts.lines, lines });
   }
   if (taken.length === 0) return out;
 
@@ -130,34 +145,67 @@ export async function applyNewOrders(
   );
 
   // Units go to orders in the order they arrived, as one by one (the function takes each SKU's
-  // lines in this order).
-  const holds = [...fresh].sort((a, b) => a.index - b.index).flatMap((t) => t.holds.map((h) => ({ t, h })));
-  const reserved = await inv.reservations.reserveLines(
-    tx,
-    holds.map(({ t, h }) => ({
-      // The key the one-by-one path gives a first reservation of the line (see reconcileLine).
-      key: `${h.lineKey}:hold:0:${randomUUID()}`,
-      mode: 'partial',
-      lines: [{ lineKey: h.lineKey, skuId: h.sku.skuId, quantity: h.units }],
-      warehouseIds: t.shop.warehouseIds,
-    })),
-  );
-  const effects = new Map<Taken, StockEffect[]>(fresh.map((t) => [t, []]));
-  for (const [k, { t, h }] of holds.entries()) {
-    const r = reserved[k];
-    if (!r) throw new Error(`line ${h.lineKey}: SKU ${h.sku.skuId} became a bundle while the batch applied`);
-    const got = r.lines[0]!.reserved;
-    if (got > 0) effects.get(t)!.push({ lineId: h.lineId, action: 'reserve', quantity: got });
-    if (got < h.units) {
-      await raiseException(
-        tx,
-        oversellException(t.shop.id, t.order, h.lineKey, h.lineId, h.units - got, {
-          wantHold: h.units,
-          held: got,
-          shippedWithoutStock: 0,
-        }),
-      );
+  // lines in this order): first the units already shipped, then the units to hold.
+  const arrived = [...fresh].sort((a, b) => a.index - b.index);
+  const reserve = async (want: 'ship' | 'hold') => {
+    const todo = arrived.flatMap((t) => t.lines.filter((l) => l[want] > 0).map((l) => ({ t, l })));
+    const reserved = await inv.reservations.reserveLines(
+      tx,
+      todo.map(({ t, l }) => ({
+        // The keys the one-by-one path gives these reservations (see reconcileLine).
+        key: `${l.lineKey}:${want}:${l.shipped}:${randomUUID()}`,
+        mode: 'partial',
+        lines: [{ lineKey: l.lineKey, skuId: l.sku.skuId, quantity: l[want] }],
+        warehouseIds: t.shop.warehouseIds,
+      })),
+    );
+    for (const [k, { l }] of todo.entries()) {
+      const r = reserved[k];
+      if (!r)
+        throw new Error(`line ${l.lineKey}: SKU ${l.sku.skuId} became a bundle while the batch applied`);
+      if (want === 'ship') l.shipped = r.lines[0]!.reserved;
+      else l.held = r.lines[0]!.reserved;
     }
+  };
+  await reserve('ship');
+  await inv.reservations.consumeReservedLines(
+    tx,
+    arrived.flatMap((t) =>
+      t.lines
+        .filter((l) => l.shipped > 0)
+        .map((l) => ({
+          key: `${l.lineKey}:ship:${l.shipped}`,
+          lineKey: l.lineKey,
+          quantity: l.shipped,
+          reference: l.lineKey,
+        })),
+    ),
+  );
+  await reserve('hold');
+
+  const effects = new Map<Taken, StockEffect[]>();
+  for (const t of arrived) {
+    const e: StockEffect[] = [];
+    for (const l of t.lines) {
+      if (l.shipped > 0) {
+        e.push({ lineId: l.lineId, action: 'reserve', quantity: l.shipped });
+        e.push({ lineId: l.lineId, action: 'consume', quantity: l.shipped });
+      }
+      if (l.held > 0) e.push({ lineId: l.lineId, action: 'reserve', quantity: l.held });
+      const shippedShort = l.ship - l.shipped;
+      const missing = l.hold - l.held + shippedShort;
+      if (missing > 0) {
+        await raiseException(
+          tx,
+          oversellException(t.shop.id, t.order, l.lineKey, l.lineId, missing, {
+            wantHold: l.hold,
+            held: l.held,
+            shippedWithoutStock: shippedShort,
+          }),
+        );
+      }
+    }
+    effects.set(t, e);
   }
 
   const sold = new Map<number, number>();

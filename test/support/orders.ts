@@ -1,5 +1,5 @@
 import type { CanonicalOrderInput } from '../../src/domain/order.js';
-import { createLogger } from '../../src/log.js';
+import { createLogger, type Logger } from '../../src/log.js';
 import { Orders, type ShopSettings } from '../../src/orders/index.js';
 import { type InventoryFixture, inventoryFixture } from './inventory.js';
 
@@ -21,9 +21,12 @@ export interface OrdersFixture extends InventoryFixture {
   openExceptions(kind?: string): Promise<{ kind: string; subject: string; quantity: number | null }[]>;
 }
 
-export async function ordersFixture(shops: ShopSettings[] = [SHOP]): Promise<OrdersFixture> {
+export async function ordersFixture(
+  shops: ShopSettings[] = [SHOP],
+  log: Logger = createLogger({ level: 'silent', pretty: false }),
+): Promise<OrdersFixture> {
   const f = await inventoryFixture();
-  const orders = new Orders(f.inv, shops, createLogger({ level: 'silent', pretty: false }), {
+  const orders = new Orders(f.inv, shops, log, {
     retryBaseMs: 1,
   });
   await orders.registerShops();
