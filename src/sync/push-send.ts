@@ -2,6 +2,7 @@ import {
   ConnectorError,
   type ListingRef,
   type PushResult,
+  type RateLimitSpec,
   type StockUpdate,
 } from '../../connectors/contract.js';
 import { sql } from '../db/sql.js';
@@ -51,7 +52,7 @@ export interface PushReport {
 export interface PushOptions {
   /** Failed attempts of one listing before it is suspended. */
   maxAttempts: number;
-  /** Rows per claim. Default 500. */
+  /** Rows per claim. Default: what the shop's rate limit sends in about 2 s (see claimSize). */
   limit?: number;
   /** False once this replica no longer holds the shop: the rest of the claim is given back. */
   holds?: () => boolean;
@@ -81,7 +82,7 @@ export async function pushShop(
 ): Promise<PushReport> {
   const shopId = sc.shop.id;
   const report: PushReport = { shopId, sent: 0, synced: 0, failed: 0, heldBack: 0 };
-  const claimed = await claim(inv, shopId, options.limit ?? 500);
+  const claimed = await claim(inv, shopId, options.limit ?? claimSize(sc.connector.limits));
   const batch = Math.max(1, sc.connector.limits.maxStockBatch);
   const caps = sc.registered.descriptor.capabilities;
   for (let i = 0; i < claimed.length; i += batch) {
@@ -106,6 +107,28 @@ export async function pushShop(
   return report;
 }
 
+/**
+ * Rows one pusher round claims: what the shop's rate limit sends in about 2 s, at most 500. A
+ * round reports its results when it ends, and a listing that changes meanwhile waits for the
+ * next round, so a platform that takes one SKU per call (Douyin, 10 calls/s) works through its
+ * backlog 20 listings at a time, each time taking the most urgent first (see claim), instead of
+ * spending 20 s or more on a claim of 200.
+ */
+export function claimSize(limits: RateLimitSpec): number {
+  const perSecond = (limits.intervalCap * 1000) / Math.max(1, limits.intervalMs);
+  return Math.min(500, Math.max(limits.maxStockBatch, Math.ceil(limits.maxStockBatch * perSecond * 2)));
+}
+
+/** A listing waiting longer than this is claimed before any other, oldest first. */
+const PUSH_MAX_WAIT_S = 60;
+
+/**
+ * Claims due rows, most urgent first: a listing whose platform shows more than the ledger has,
+ * by what it shows over what is left (a listing sold out in the ledger and still shown for sale
+ * comes first: each second it waits may be an oversold unit), then by age. Increases and
+ * first pushes wait their turn by age, and nothing waits behind urgent rows for more than
+ * PUSH_MAX_WAIT_S.
+ */
 async function claim(inv: Inventory, shopId: string, limit: number): Promise<Claimed[]> {
   return inv.transaction(async (tx) => {
     const rows = await tx.query<Claimed>(sql`
@@ -114,7 +137,11 @@ async function claim(inv: Inventory, shopId: string, limit: number): Promise<Cla
         SELECT p2.listing_id FROM stock_push p2 JOIN listing l ON l.id = p2.listing_id
         WHERE l.shop_id = ${shopId} AND p2.status = 'pending' AND p2.next_attempt_at <= now()
           AND (p2.claimed_until IS NULL OR p2.claimed_until < now()) AND NOT l.push_excluded
-        ORDER BY p2.pending_since NULLS LAST, p2.desired_at LIMIT ${limit} FOR UPDATE OF p2 SKIP LOCKED
+        ORDER BY COALESCE(p2.pending_since < now() - ${PUSH_MAX_WAIT_S} * interval '1 second', false) DESC,
+                 CASE WHEN p2.pushed - p2.own_since_push > p2.desired
+                      THEN (p2.pushed - p2.own_since_push - p2.desired)::float8 / (p2.desired + 1) ELSE 0 END DESC,
+                 p2.pending_since NULLS LAST, p2.desired_at
+        LIMIT ${limit} FOR UPDATE OF p2 SKIP LOCKED
       ) c, listing l
       WHERE p.listing_id = c.listing_id AND l.id = p.listing_id
       RETURNING p.listing_id, p.desired, p.pushed, p.own_since_push, p.attempt_qty, p.attempt_own,

@@ -1,0 +1,89 @@
+/**
+ * The order in which a pusher works through a backlog, on a platform that takes one SKU per
+ * call (Douyin, 10 calls/s): a round claims about 2 s of calls (claimSize), most urgent first,
+ * so a listing sold out in the ledger and still shown for sale is pushed before listings that
+ * merely gained stock, unless those have waited over a minute.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/log.js';
+import { planPushes } from '../../src/sync/push-plan.js';
+import { claimSize, pushShop } from '../../src/sync/push-send.js';
+import { createShopConnectors } from '../../src/sync/shop-connectors.js';
+import { ShopGate } from '../../src/sync/shop-gate.js';
+import { type Rig, startRig } from '../support/sync-rig.js';
+
+let rig: Rig | undefined;
+let gate: ShopGate | undefined;
+afterEach(async () => {
+  gate?.close();
+  await rig?.stop();
+  rig = undefined;
+});
+
+describe('pusher backlog order', () => {
+  it('pushes the listings closest to selling out first, about 2 s of calls per round', async () => {
+    rig = await startRig({
+      shops: [{ id: 'd', platform: 'douyin', webhooks: false }],
+      openingStock: 100,
+      sync: { enabled: false },
+    });
+    const log = createLogger({ level: 'silent', pretty: false });
+    const sc = createShopConnectors(rig.config.shops, log, { now: () => new Date() }).get('d')!;
+    gate = new ShopGate('d', sc.connector.limits);
+    const size = claimSize(sc.connector.limits);
+    expect(sc.connector.limits.maxStockBatch).toBe(1);
+    expect(size).toBe(20);
+    // The sandbox's catalog has 10 SKUs: rounds of 4 here stand for rounds of 20.
+    const skus = [...rig.skus.keys()];
+    const limit = 4;
+    expect(skus.length).toBeGreaterThan(limit + 2);
+    const plans = new Map(rig.config.shops.map((s) => [s.id, s]));
+    const plan = async () => {
+      while ((await planPushes(rig!.daemon.inventory, plans)).skus > 0);
+    };
+    const drain = async () => {
+      while ((await pushShop(rig!.daemon.inventory, sc, gate!, { maxAttempts: 8 })).sent > 0);
+    };
+    await plan();
+    await drain();
+    const session = rig.sessions.get('d')!;
+    const before = session.stockPushes().length;
+
+    // Every listing gains a unit; then two SKUs run low, the last one out.
+    const move = (sku: string, delta: number) =>
+      rig!.daemon.inventory.ledger.adjust({
+        key: `move-${sku}-${delta}`,
+        skuId: rig!.skus.get(sku)!,
+        warehouseId: rig!.warehouseId,
+        delta,
+        reason: 'push order test',
+      });
+    for (const sku of skus) await move(sku, 1);
+    await plan();
+    const low = skus.at(-2)!;
+    const out = skus.at(-1)!;
+    await move(low, -96); // 5 left: shows 101 meanwhile
+    await move(out, -101); // none left: shows 101 meanwhile
+    await plan();
+    // One listing has waited over a minute (PUSH_MAX_WAIT_S): it goes before them all.
+    const waited = skus[3]!;
+    await rig.q(`UPDATE stock_push SET pending_since = now() - interval '2 minutes'
+                 WHERE listing_id = (SELECT id FROM listing WHERE sku_id = ${rig.skus.get(waited)})`);
+
+    const round = await pushShop(rig.daemon.inventory, sc, gate, { maxAttempts: 8, limit });
+    expect(round.sent).toBe(limit);
+    const sent = session.stockPushes().slice(before);
+    const refOf = (sku: string) => rig!.refs.get(`d:${sku}`)!.listingId;
+    // The one that waited a minute, then the sold-out one, the low one, then the rest by age.
+    expect(sent.slice(0, 3).map((p) => [p.listing.listingId, p.quantity])).toEqual([
+      [refOf(waited), 101],
+      [refOf(out), 0],
+      [refOf(low), 5],
+    ]);
+    expect(sent.slice(3).every((p) => p.quantity === 101)).toBe(true);
+    await drain();
+    for (const sku of skus) {
+      expect(rig.platformQuantity('d', sku)).toBe(sku === out ? 0 : sku === low ? 5 : 101);
+    }
+  });
+});
