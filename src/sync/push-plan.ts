@@ -166,13 +166,14 @@ async function bufferInputs(
 
 /**
  * Stores the planned quantities. A listing is in sync when our last push equals the quantity
- * wanted and its platform should still show it: nothing its own platform took or gave back
- * since through orders we imported (`own_since_push`, with the units a push held back or gave
- * back: see push-send.ts), and no push of unknown outcome. Our last push alone is not enough: a
- * cancellation on the platform gives units back there, and when another channel's sale takes
- * as many from the ledger meanwhile, the quantity wanted is unchanged while the platform shows
- * more (the chaos run found this). A sale on the listing's own platform is pushed back to it
- * too: where the platform cannot be read back, that push is what corrects a wrong count.
+ * wanted, its platform should not show more than that (our last push minus what its own
+ * platform took or gave back since through orders we imported: `own_since_push`, with the units
+ * a push held back or gave back, see push-send.ts), and no push of unknown outcome is pending.
+ * Our last push alone is not enough: a cancellation on the platform gives units back there, and
+ * when another channel's sale takes as many from the ledger meanwhile, the quantity wanted is
+ * unchanged while the platform shows more (the chaos run found this). Showing less is left
+ * alone: units the platform's own unpaid orders took (付款减库存: the ledger holds them once
+ * paid) are not given back.
  */
 async function storeDesired(tx: Tx, planned: readonly Planned[], changedAt: Date): Promise<void> {
   if (planned.length === 0) return;
@@ -186,12 +187,12 @@ async function storeDesired(tx: Tx, planned: readonly Planned[], changedAt: Date
       buffer = EXCLUDED.buffer,
       desired_at = CASE WHEN p.desired <> EXCLUDED.desired THEN now() ELSE p.desired_at END,
       status = CASE WHEN p.pushed = EXCLUDED.desired AND p.attempt_qty IS NULL
-                     AND p.own_since_push + p.held_back - p.given_back = 0
+                     AND p.own_since_push + p.held_back - p.given_back >= 0
                       THEN 'synced'::"PushStatus"
                     WHEN p.desired = EXCLUDED.desired AND p.status = 'failed' THEN 'failed'::"PushStatus"
                     ELSE 'pending'::"PushStatus" END,
       pending_since = CASE WHEN p.pushed = EXCLUDED.desired AND p.attempt_qty IS NULL
-                            AND p.own_since_push + p.held_back - p.given_back = 0
+                            AND p.own_since_push + p.held_back - p.given_back >= 0
                              THEN NULL
                            ELSE COALESCE(p.pending_since, EXCLUDED.pending_since) END,
       attempts = CASE WHEN p.desired <> EXCLUDED.desired THEN 0 ELSE p.attempts END,

@@ -196,7 +196,7 @@ describe('push planner', () => {
     expect((await row(tea))!.own_since_push).toBe(before);
   });
 
-  it('calls a listing synced only when its platform should show the quantity wanted, not whenever our last push equals it', async () => {
+  it('calls a listing synced when its platform should not show more than wanted, not whenever our last push equals it', async () => {
     const mug = await f.sku('MUG');
     await f.receive(mug, wh.SH!, 20);
     const here = await listing(SHOP.id, 'I-MUG', 'MUG');
@@ -225,6 +225,12 @@ describe('push planner', () => {
     );
     await plan();
     expect(await row(here)).toMatchObject({ desired: 18, status: 'pending', own_since_push: -2 });
+    await landed();
+    // An unpaid order there takes 2 on the platform, not in the ledger (reserveOn: paid): the
+    // platform shows less than wanted, and those units are not given back.
+    await f.deliver(order({ status: 'pending_payment', lines: line('I-MUG'), buyerPaidTotal: 200 }));
+    await plan();
+    expect(await row(here)).toMatchObject({ desired: 18, status: 'synced', own_since_push: 2 });
   });
 
   it('holds back velocity x latency with the adaptive buffer', async () => {
