@@ -119,28 +119,31 @@ export function claimSize(limits: RateLimitSpec): number {
   return Math.min(500, Math.max(limits.maxStockBatch, Math.ceil(limits.maxStockBatch * perSecond * 2)));
 }
 
-/** A listing waiting longer than this is claimed before any other, oldest first. */
-const PUSH_MAX_WAIT_S = 60;
+/** The head start, seconds, of the most urgent listing over one that merely gained stock. */
+const PUSH_URGENCY_S = 30;
 
 /**
- * Claims due rows, most urgent first: a listing whose platform shows more than the ledger has,
- * by what it shows over what is left (a listing sold out in the ledger and still shown for sale
- * comes first: each second it waits may be an oversold unit), then by age. Increases and
- * first pushes wait their turn by age, and nothing waits behind urgent rows for more than
- * PUSH_MAX_WAIT_S.
+ * Claims due rows, most urgent first. A row's priority is how long it has waited plus a head
+ * start of up to PUSH_URGENCY_S for urgency: 3 s per unit of r, where r is what its platform
+ * shows over what the ledger has left, divided by what is left + 1 (a listing sold out in the
+ * ledger and still shown for sale gets the whole head start; a big listing one unit high gets a
+ * fraction of a second). Ties go to the higher r. So near-sellout listings jump the queue, and
+ * no listing waits more than PUSH_URGENCY_S longer than it would in plain age order.
  */
 async function claim(inv: Inventory, shopId: string, limit: number): Promise<Claimed[]> {
   return inv.transaction(async (tx) => {
     const rows = await tx.query<Claimed>(sql`
       UPDATE stock_push p SET claimed_until = now() + ${PUSH_LEASE_MS} * interval '1 millisecond'
       FROM (
-        SELECT p2.listing_id FROM stock_push p2 JOIN listing l ON l.id = p2.listing_id
+        SELECT p2.listing_id FROM stock_push p2 JOIN listing l ON l.id = p2.listing_id,
+          LATERAL (SELECT CASE WHEN p2.pushed - p2.own_since_push > p2.desired
+                               THEN (p2.pushed - p2.own_since_push - p2.desired)::float8 / (p2.desired + 1)
+                               ELSE 0 END AS r) u
         WHERE l.shop_id = ${shopId} AND p2.status = 'pending' AND p2.next_attempt_at <= now()
           AND (p2.claimed_until IS NULL OR p2.claimed_until < now()) AND NOT l.push_excluded
-        ORDER BY COALESCE(p2.pending_since < now() - ${PUSH_MAX_WAIT_S} * interval '1 second', false) DESC,
-                 CASE WHEN p2.pushed - p2.own_since_push > p2.desired
-                      THEN (p2.pushed - p2.own_since_push - p2.desired)::float8 / (p2.desired + 1) ELSE 0 END DESC,
-                 p2.pending_since NULLS LAST, p2.desired_at
+        ORDER BY COALESCE(EXTRACT(EPOCH FROM now() - p2.pending_since), 0)
+                   + LEAST(${PUSH_URGENCY_S}, 3 * u.r) DESC,
+                 u.r DESC, p2.pending_since NULLS LAST, p2.desired_at
         LIMIT ${limit} FOR UPDATE OF p2 SKIP LOCKED
       ) c, listing l
       WHERE p.listing_id = c.listing_id AND l.id = p.listing_id

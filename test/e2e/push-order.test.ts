@@ -2,7 +2,7 @@
  * The order in which a pusher works through a backlog, on a platform that takes one SKU per
  * call (Douyin, 10 calls/s): a round claims about 2 s of calls (claimSize), most urgent first,
  * so a listing sold out in the ledger and still shown for sale is pushed before listings that
- * merely gained stock, unless those have waited over a minute.
+ * merely gained stock, unless those have waited 30 s longer (its head start).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
@@ -65,7 +65,7 @@ describe('pusher backlog order', () => {
     await move(low, -96); // 5 left: shows 101 meanwhile
     await move(out, -101); // none left: shows 101 meanwhile
     await plan();
-    // One listing has waited over a minute (PUSH_MAX_WAIT_S): it goes before them all.
+    // One listing has waited two minutes, more than any head start: it goes before them all.
     const waited = skus[3]!;
     await rig.q(`UPDATE stock_push SET pending_since = now() - interval '2 minutes'
                  WHERE listing_id = (SELECT id FROM listing WHERE sku_id = ${rig.skus.get(waited)})`);
@@ -74,7 +74,7 @@ describe('pusher backlog order', () => {
     expect(round.sent).toBe(limit);
     const sent = session.stockPushes().slice(before);
     const refOf = (sku: string) => rig!.refs.get(`d:${sku}`)!.listingId;
-    // The one that waited a minute, then the sold-out one, the low one, then the rest by age.
+    // The one that waited, then the sold-out one, the low one, then the rest by age.
     expect(sent.slice(0, 3).map((p) => [p.listing.listingId, p.quantity])).toEqual([
       [refOf(waited), 101],
       [refOf(out), 0],
