@@ -13,6 +13,7 @@ import { lockPgliteDir } from './db/pglite-lock.js';
 import { createInventory, type Inventory } from './inventory/index.js';
 import type { Logger } from './log.js';
 import { Orders } from './orders/index.js';
+import { ProcessMonitor } from './process-stats.js';
 import { adminApi } from './server/admin-inventory.js';
 import { ordersRouter } from './server/admin-orders.js';
 import { syncRouter } from './server/admin-sync.js';
@@ -80,6 +81,7 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
   let server: Server | undefined;
   let stopSync: () => Promise<void> = async () => {};
   let sandboxes: SandboxShops | undefined;
+  const processMonitor = new ProcessMonitor();
   try {
     const report = await migrate(db);
     if (report.applied.length > 0) log.info({ applied: report.applied }, 'migrations applied');
@@ -122,6 +124,7 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
         gates: engine?.gates,
         replicaId: engine?.replicaId,
         database: db.displayUrl,
+        process: () => processMonitor.stats(),
       });
     api.get('/status', async (c) => c.json(await status()));
 
@@ -184,6 +187,7 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
       await sandboxes?.stop();
       await inventory.idle();
       await db.close();
+      processMonitor.stop();
       unlock();
       log.info({ ms: Math.round(performance.now() - started) }, 'stockd stopped cleanly');
     };
@@ -206,6 +210,7 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
     await sandboxes?.stop().catch(() => {});
     if (server?.listening) await new Promise((resolve) => server?.close(resolve));
     await db.close().catch(() => {});
+    processMonitor.stop();
     unlock();
     throw err;
   }

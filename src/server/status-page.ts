@@ -8,7 +8,9 @@
  * escaped: shop ids, pause reasons and error messages come from configuration and from the
  * platforms, and are treated as untrusted text.
  */
+
 import { createHash } from 'node:crypto';
+import type { ProcessStats } from '../process-stats.js';
 import type { ShopHealth, ShopStatus, StatusReport } from '../sync/status.js';
 
 /** Auto-refresh interval of the page by default, in seconds (`?refresh=0` turns it off). */
@@ -222,6 +224,21 @@ export interface StatusPageOptions {
   refreshSeconds?: number | null;
 }
 
+/**
+ * This process: memory, and how long callbacks waited for the event loop over the last minute
+ * (flagged from 100 ms at p99: webhooks are being answered late).
+ */
+function processRow(p: ProcessStats): string {
+  const d = p.eventLoopDelay;
+  return row(
+    'process',
+    'process',
+    `RSS ${num(p.rssMb)} MB · event loop delay p50 ${num(d.p50)} ms, p99 ${num(d.p99)} ms, max ${num(d.max)} ms ` +
+      `<span class="muted">(last ${escapeHtml(formatDuration(d.windowSeconds))}; up ${escapeHtml(formatDuration(p.uptimeSeconds))})</span>`,
+    d.p99 >= 100,
+  );
+}
+
 /** The whole status page as an HTML document. */
 export function renderStatusPage(report: StatusReport, options: StatusPageOptions = {}): string {
   const refresh = options.refreshSeconds === undefined ? DEFAULT_REFRESH_SECONDS : options.refreshSeconds;
@@ -264,6 +281,7 @@ ${row('inbox pending', 'inbox-pending', `${num(inbox.pending)} <span class="mute
 ${row('inbox parked', 'inbox-parked', num(inbox.parked), inbox.parked > 0)}
 ${row('inbox done', 'inbox-done', num(inbox.done))}
 ${row('oldest pending', 'inbox-oldest', time(inbox.oldestPendingAt, now))}
+${report.process ? processRow(report.process) : ''}
 </dl>
 </section>
 <main class="shops">

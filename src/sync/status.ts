@@ -2,6 +2,7 @@ import { sql } from '../db/sql.js';
 import type { Inventory } from '../inventory/index.js';
 import type { Orders } from '../orders/index.js';
 import type { InboxCounts } from '../orders/queries.js';
+import type { ProcessStats } from '../process-stats.js';
 import type { ShopConnector } from './shop-connectors.js';
 import type { ShopGate } from './shop-gate.js';
 
@@ -54,6 +55,8 @@ export interface StatusReport {
   replicas: { id: string; seenSecondsAgo: number; shops: number }[];
   inbox: InboxCounts;
   shops: ShopStatus[];
+  /** This process: memory, uptime, event-loop delay (see src/process-stats.ts). */
+  process: ProcessStats | null;
   generatedAt: string;
 }
 
@@ -68,6 +71,7 @@ export async function statusReport(deps: {
   gates?: ReadonlyMap<string, ShopGate>;
   replicaId: string | undefined;
   database: string;
+  process?: () => ProcessStats;
 }): Promise<StatusReport> {
   const inbox = await deps.orders.inboxCounts();
   const rows = await deps.inv.transaction(async (tx) => ({
@@ -190,6 +194,7 @@ export async function statusReport(deps: {
     replicas: rows.replicas.map((r) => ({ id: r.id, seenSecondsAgo: r.ago, shops: r.shops })),
     inbox,
     shops,
+    process: deps.process?.() ?? null,
     generatedAt: new Date().toISOString(),
   };
 }

@@ -258,6 +258,9 @@ describe('status page with sandbox shops', () => {
     }
     expect(shown!.overview.database).toMatch(onPostgres ? /^PostgreSQL / : /^PGlite /);
     expect(shown!.overview['replica-id']).toBe(daemon.replicaId);
+    expect(shown!.overview.process).toMatch(
+      /^RSS \d+ MB · event loop delay p50 [\d.]+ ms, p99 [\d.]+ ms, max [\d.]+ ms \(last \d+ s; up /,
+    );
 
     // The stylesheet applied (its CSP hash matches): the ok badge is green.
     const badge = page.locator('[data-shop="shopify-shop"] [data-k="health"]');
