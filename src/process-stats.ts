@@ -43,13 +43,12 @@ export class ProcessMonitor {
 
   /** Memory now; the event loop's delay over the last full window (the first: so far). */
   stats(): ProcessStats {
-    const current = this.previous ? null : this.read();
     const mem = process.memoryUsage();
     return {
       uptimeSeconds: Math.round(process.uptime()),
       rssMb: Math.round(mem.rss / 1048576),
       heapUsedMb: Math.round(mem.heapUsed / 1048576),
-      eventLoopDelay: this.previous ?? current!,
+      eventLoopDelay: this.previous ?? this.read(),
     };
   }
 
