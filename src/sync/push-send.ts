@@ -136,9 +136,10 @@ async function claim(inv: Inventory, shopId: string, limit: number): Promise<Cla
       UPDATE stock_push p SET claimed_until = now() + ${PUSH_LEASE_MS} * interval '1 millisecond'
       FROM (
         SELECT p2.listing_id FROM stock_push p2 JOIN listing l ON l.id = p2.listing_id,
-          LATERAL (SELECT CASE WHEN p2.pushed - p2.own_since_push > p2.desired
-                               THEN (p2.pushed - p2.own_since_push - p2.desired)::float8 / (p2.desired + 1)
-                               ELSE 0 END AS r) u
+          -- What the platform should show, as the planner and reconciliation count it.
+          LATERAL (SELECT p2.pushed - (p2.own_since_push + p2.held_back - p2.given_back) AS shows) s,
+          LATERAL (SELECT CASE WHEN s.shows > p2.desired
+                               THEN (s.shows - p2.desired)::float8 / (p2.desired + 1) ELSE 0 END AS r) u
         WHERE l.shop_id = ${shopId} AND p2.status = 'pending' AND p2.next_attempt_at <= now()
           AND (p2.claimed_until IS NULL OR p2.claimed_until < now()) AND NOT l.push_excluded
         ORDER BY COALESCE(EXTRACT(EPOCH FROM now() - p2.pending_since), 0)
