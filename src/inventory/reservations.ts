@@ -186,51 +186,61 @@ export class Reservations {
   }
 
   /**
-   * Consumes, in one statement inside the caller's transaction, everything each line has
-   * reserved: what {@link consume} with that key, line and quantity writes (the key with its
-   * request and result, the reservations consumed, the balances, one shipment movement per SKU
-   * and warehouse), for lines whose reservations were all made in this transaction, so nobody
-   * else can hold them and their stock rows are locked already (the order intake's batch:
-   * orders first seen shipped). Every line must hold exactly `quantity` units of simple SKUs;
+   * Consumes or releases, in one statement inside the caller's transaction, everything each line
+   * has reserved: what {@link consume} or {@link release} with that key, line and quantity
+   * writes (the key with its request and result, the reservations settled, the balances, for a
+   * consumption one shipment movement per SKU and warehouse). For the order intake's batches:
+   * orders first seen shipped (their reservations made in the same transaction), and revisions
+   * that ship or cancel every unit a line holds (the order's row is locked, so nothing else
+   * settles its lines meanwhile). Every line must hold exactly `quantity` units of simple SKUs;
    * otherwise, or when a key was used before, it throws and the caller's transaction must roll
    * back.
    */
-  async consumeReservedLines(tx: Tx, inputs: readonly SettleInput[]): Promise<void> {
+  async settleWholeLines(
+    tx: Tx,
+    inputs: readonly (SettleInput & { action: 'consume' | 'release' })[],
+  ): Promise<void> {
     if (inputs.length === 0) return;
-    const ds = inputs.map((input) => {
-      const d = parseInput(settleInput, input, 'consume');
-      if (d.quantity === undefined) throw new ValidationError('consumeReservedLines needs each quantity');
-      return { ...d, quantity: d.quantity };
+    const ds = inputs.map(({ action, ...input }) => {
+      const request = parseInput(settleInput, input, action);
+      if (request.quantity === undefined) throw new ValidationError('settleWholeLines needs each quantity');
+      return { ...request, action, quantity: request.quantity, hash: requestHash(action, request) };
     });
     if (new Set(ds.map((d) => d.lineKey)).size !== ds.length)
-      throw new ValidationError('consumeReservedLines takes each line once');
+      throw new ValidationError('settleWholeLines takes each line once');
     // Rows as `settle` takes them: by id, merged per SKU and warehouse in that order.
     const rows = await tx.query<{ line_key: string; units: number; per: number }>(sql`
       WITH i AS (
-        SELECT * FROM unnest(${ds.map((d) => d.key)}::text[], ${ds.map((d) => requestHash('consume', d))}::text[],
+        SELECT * FROM unnest(${ds.map((d) => d.key)}::text[], ${ds.map((d) => d.action)}::text[],
+                             ${ds.map((d) => d.hash)}::text[],
                              ${ds.map((d) => d.lineKey)}::text[], ${ds.map((d) => d.quantity)}::int[],
                              ${ds.map((d) => d.reference ?? d.lineKey)}::text[])
-          AS i(key, hash, line_key, quantity, reference)
+          AS i(key, action, hash, line_key, quantity, reference)
       ), r AS (
-        UPDATE reservation r SET status = 'consumed', updated_at = now()
+        UPDATE reservation r
+        SET status = (CASE i.action WHEN 'consume' THEN 'consumed' ELSE 'released' END)::"ReservationStatus",
+            updated_at = now()
         FROM i WHERE r.line_key = i.line_key AND r.status = 'active'
-        RETURNING r.id, r.sku_id, r.warehouse_id, r.quantity, r.units_per_line, i.key, i.line_key, i.reference
+        RETURNING r.id, r.sku_id, r.warehouse_id, r.quantity, r.units_per_line, i.key, i.action, i.line_key,
+                  i.reference
       ), per AS (
-        SELECT key, line_key, reference, sku_id, warehouse_id, SUM(quantity)::int AS q, MIN(id) AS first,
+        SELECT key, action, line_key, reference, sku_id, warehouse_id, SUM(quantity)::int AS q, MIN(id) AS first,
                MAX(units_per_line) AS per
-        FROM r GROUP BY key, line_key, reference, sku_id, warehouse_id
+        FROM r GROUP BY key, action, line_key, reference, sku_id, warehouse_id
       ), level AS (
-        UPDATE stock_level l SET on_hand = l.on_hand - d.q, reserved = l.reserved - d.q, updated_at = now()
-        FROM (SELECT sku_id, warehouse_id, SUM(q)::int AS q FROM per GROUP BY sku_id, warehouse_id) d
+        UPDATE stock_level l SET on_hand = l.on_hand - d.shipped, reserved = l.reserved - d.q, updated_at = now()
+        FROM (SELECT sku_id, warehouse_id, SUM(q)::int AS q,
+                     COALESCE(SUM(q) FILTER (WHERE action = 'consume'), 0)::int AS shipped
+              FROM per GROUP BY sku_id, warehouse_id) d
         WHERE l.sku_id = d.sku_id AND l.warehouse_id = d.warehouse_id
       ), movement AS (
         INSERT INTO stock_movement (sku_id, warehouse_id, kind, quantity, idempotency_key, reference)
         SELECT sku_id, warehouse_id, 'shipment', -q, key || '#' || sku_id || '@' || warehouse_id, reference
-        FROM per ORDER BY first
+        FROM per WHERE action = 'consume' ORDER BY first
       ), op AS (
         INSERT INTO inventory_operation (key, kind, request_hash, result)
-        SELECT i.key, 'consume', i.hash, jsonb_build_object(
-          'key', i.key, 'lineKey', i.line_key, 'action', 'consume', 'quantity', i.quantity,
+        SELECT i.key, i.action, i.hash, jsonb_build_object(
+          'key', i.key, 'lineKey', i.line_key, 'action', i.action, 'quantity', i.quantity,
           'settled', COALESCE((SELECT jsonb_agg(jsonb_build_object('skuId', p.sku_id, 'warehouseId', p.warehouse_id,
                                                                  'quantity', p.q) ORDER BY p.first)
                                FROM per p WHERE p.key = i.key), '[]'::jsonb))
@@ -242,7 +252,7 @@ export class Reservations {
       const r = got.get(d.lineKey);
       if (r?.per !== 1 || r.units !== d.quantity) {
         throw new StockConflictError(
-          `line ${d.lineKey} has ${r?.units ?? 0} unit(s) reserved; cannot consume exactly ${d.quantity} together`,
+          `line ${d.lineKey} has ${r?.units ?? 0} unit(s) reserved; cannot ${d.action} exactly ${d.quantity} together`,
         );
       }
     }

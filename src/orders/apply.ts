@@ -74,7 +74,7 @@ export async function applyOrder(
     order = cmp.result === 'newer' ? incoming : stored;
   }
   // A new order's row was inserted whole by lockOrder.
-  if (outcome === 'updated') await storeOrder(tx, row.id, order);
+  if (outcome === 'updated') await storeOrders(tx, [{ id: row.id, order }]);
 
   // Exceptions this revision resolves, resolved together at the end.
   const settle: Settlement[] = [];
@@ -218,20 +218,30 @@ async function lockOrder(
   return { ...again, existing: true };
 }
 
-function parseStored(data: unknown): CanonicalOrder {
+export function parseStored(data: unknown): CanonicalOrder {
   const parsed = parseCanonicalOrder(data);
   if (!parsed.ok) throw new Error(`stored order no longer validates: ${parsed.error.message}`);
   return parsed.order;
 }
 
-async function storeOrder(tx: Tx, id: string, order: CanonicalOrder): Promise<void> {
+/** Stores newer revisions of orders already in the ledger, in one statement. */
+export async function storeOrders(
+  tx: Tx,
+  rows: readonly { id: string; order: CanonicalOrder }[],
+): Promise<void> {
+  if (rows.length === 0) return;
+  const o = rows.map((r) => r.order);
   await tx.execute(sql`
-    UPDATE sales_order SET
-      status = ${order.status}::"OrderStatus", currency = ${order.currency},
-      platform_modified_at = ${order.platformModifiedAt ?? null}::timestamptz,
-      platform_version = ${order.platformVersion ?? null}::bigint,
-      buyer_paid_total = ${order.buyerPaidTotal}, data = ${JSON.stringify(order)}::jsonb, updated_at = now()
-    WHERE id = ${id}::bigint`);
+    UPDATE sales_order s SET
+      status = t.status::"OrderStatus", currency = t.currency, platform_modified_at = t.modified_at,
+      platform_version = t.version, buyer_paid_total = t.paid, data = t.data, updated_at = now()
+    FROM unnest(${rows.map((r) => r.id)}::bigint[], ${o.map((x) => x.status)}::text[],
+                ${o.map((x) => x.currency)}::text[],
+                ${o.map((x) => x.platformModifiedAt ?? null)}::timestamptz[],
+                ${o.map((x) => (x.platformVersion === undefined ? null : String(x.platformVersion)))}::bigint[],
+                ${o.map((x) => x.buyerPaidTotal)}::bigint[], ${o.map((x) => JSON.stringify(x))}::jsonb[])
+      AS t(id, status, currency, modified_at, version, paid, data)
+    WHERE s.id = t.id`);
 }
 
 /** An order's lines to store, with their apportioned amounts and SKUs. */
@@ -291,15 +301,17 @@ export function oversellException(
 }
 
 /** What the ledger holds of an order line, in line stock units (whole bundles for bundles). */
-interface LineLedger {
+export interface LineLedger {
   active: number;
   consumed: number;
   released: number;
   restocked: number;
+  /** The SKU when every reservation row of the line holds it, one unit per line unit (simple SKU). */
+  simpleSku?: number;
 }
 
 /** The reservation state of these lines in the ledger, in one query; absent lines hold nothing. */
-async function ledgerStates(tx: Tx, lineKeys: readonly string[]): Promise<Map<string, LineLedger>> {
+export async function ledgerStates(tx: Tx, lineKeys: readonly string[]): Promise<Map<string, LineLedger>> {
   const out = new Map<string, LineLedger>();
   if (lineKeys.length === 0) return out;
   // Reservations by status and SKU, and the units returned (restocked) per SKU, of each line.
@@ -315,8 +327,10 @@ async function ledgerStates(tx: Tx, lineKeys: readonly string[]): Promise<Map<st
     UNION ALL
     SELECT reference, NULL, sku_id, SUM(quantity)::int, NULL FROM stock_movement
     WHERE kind = 'return' AND reference = ANY(${lineKeys}::text[]) GROUP BY reference, sku_id`);
+  const byLine = new Map<string, typeof rows>();
+  for (const r of rows) byLine.set(r.line_key, [...(byLine.get(r.line_key) ?? []), r]);
   for (const lineKey of new Set(lineKeys)) {
-    const mine = rows.filter((r) => r.line_key === lineKey);
+    const mine = byLine.get(lineKey) ?? [];
     const held = mine.filter((r) => r.status !== null);
     const returned = mine.filter((r) => r.status === null);
     const units = (status: string) => {
@@ -328,11 +342,14 @@ async function ledgerStates(tx: Tx, lineKeys: readonly string[]): Promise<Map<st
       returned.length === 0
         ? 0
         : Math.min(...returned.map((r) => Math.floor(r.q / (per.get(r.sku_id) ?? 1))));
+    const skus = new Set(held.map((r) => r.sku_id));
+    const simpleSku = skus.size === 1 && held.every((r) => r.per === 1) ? held[0]!.sku_id : undefined;
     out.set(lineKey, {
       active: units('active'),
       consumed: units('consumed'),
       released: units('released'),
       restocked,
+      ...(simpleSku === undefined ? {} : { simpleSku }),
     });
   }
   return out;

@@ -1,8 +1,10 @@
 /**
- * The inbox applies the new orders of a claimed batch together, in one transaction
- * (src/orders/apply-batch.ts), and every other event one by one. These tests hold it to what
- * applying each event on its own gives: on random batches (revisions, cancellations, shipped
- * orders, bundles, unmapped lines, amounts that do not add up), the ledger, the orders, their
+ * The inbox applies the new orders and the common revisions of a claimed batch together, in one
+ * transaction (src/orders/apply-batch.ts, src/orders/apply-revisions.ts), and every other event
+ * one by one. These tests hold it to what applying each event on its own gives: on random
+ * batches (revisions of orders of the same batch and of earlier ones, newer, replayed or older,
+ * cancellations, shipped orders, bundles, unmapped lines, amounts that do not add up), the
+ * ledger, the orders, their
  * lines, the exceptions and the push counters end up the same as on a second database that
  * applied the same deliveries one at a time. Stock is ample there (with scarce stock the units
  * go to whichever order takes them first, and one-by-one events run concurrently); scarce stock
@@ -70,6 +72,10 @@ interface Spec {
   mismatch: boolean;
   /** A later revision of an earlier order of the batch (by position), instead of a new order. */
   revises: number | null;
+  /** Else a later revision of an order stored by an earlier batch (by position, modulo). */
+  revisesStored: number | null;
+  /** A revision's time against the one it revises: later, the same (a replay), or earlier. */
+  age: 'newer' | 'same' | 'older';
 }
 
 const specArb: fc.Arbitrary<Spec> = fc.record({
@@ -83,12 +89,24 @@ const specArb: fc.Arbitrary<Spec> = fc.record({
   status: fc.constantFrom(...STATUSES),
   mismatch: fc.integer({ min: 0, max: 9 }).map((n) => n < 2),
   revises: fc.option(fc.nat(30), { nil: null, freq: 4 }),
+  revisesStored: fc.option(fc.nat(1000), { nil: null, freq: 3 }),
+  age: fc.constantFrom<Spec['age']>('newer', 'newer', 'newer', 'same', 'older'),
 });
 
-function ordersOf(specs: readonly Spec[], run: string): CanonicalOrderInput[] {
+function ordersOf(
+  specs: readonly Spec[],
+  run: string,
+  /** Orders of earlier batches, which specs may revise. */
+  stored: readonly CanonicalOrderInput[] = [],
+): CanonicalOrderInput[] {
   const out: CanonicalOrderInput[] = [];
   for (const [i, s] of specs.entries()) {
-    const earlier = s.revises !== null && s.revises < i ? out[s.revises] : undefined;
+    const earlier =
+      s.revises !== null && s.revises < i
+        ? out[s.revises]
+        : s.revisesStored !== null && stored.length > 0
+          ? stored[s.revisesStored % stored.length]
+          : undefined;
     const lines =
       earlier?.lines ??
       s.lines.map((l, k) => ({ lineId: `L${k + 1}`, ...ITEMS[l.item], quantity: l.quantity }));
@@ -97,7 +115,10 @@ function ordersOf(specs: readonly Spec[], run: string): CanonicalOrderInput[] {
       shopId: SHOP.id,
       platform: 'taobao',
       platformOrderId: earlier?.platformOrderId ?? `${run}-${i}`,
-      platformModifiedAt: new Date(Date.UTC(2026, 10, 11, 0, 0, i)).toISOString(),
+      platformModifiedAt:
+        earlier && s.age !== 'newer'
+          ? new Date(Date.parse(earlier.platformModifiedAt!) - (s.age === 'older' ? 1000 : 0)).toISOString()
+          : new Date(Date.UTC(2026, 10, 11, 0, 0, stored.length + i)).toISOString(),
       status: s.status,
       currency: 'CNY',
       lines,
@@ -139,7 +160,7 @@ async function snapshot(f: OrdersFixture) {
   };
 }
 
-describe('applying a batch of new orders together', () => {
+describe('applying a batch together', () => {
   let together: OrdersFixture;
   let oneByOne: OrdersFixture;
   const { log, warnings } = recordingLogger();
@@ -155,13 +176,16 @@ describe('applying a batch of new orders together', () => {
 
   it('ends where applying each delivery on its own ends', async () => {
     let run = 0;
+    // Orders both databases hold, for later batches to revise; and what went together.
+    const stored: CanonicalOrderInput[] = [];
+    const together_ = { created: 0, revised: 0 };
     await fc.assert(
       fc.asyncProperty(fc.array(specArb, { minLength: 2, maxLength: 30 }), async (specs) => {
-        const orders = ordersOf(specs, `B${++run}`);
+        const orders = ordersOf(specs, `B${++run}`, stored);
         const deliveries = orders.map((order, i) => ({
           shopId: SHOP.id,
           source: 'webhook' as const,
-          dedupeKey: `${order.platformOrderId}@${i}`,
+          dedupeKey: `${run}:${order.platformOrderId}@${i}`,
           payload: { order },
         }));
         await together.orders.receiveAll(deliveries);
@@ -177,14 +201,20 @@ describe('applying a batch of new orders together', () => {
         }
         expect(a.results).toEqual(byOne);
         expect(await snapshot(together)).toEqual(await snapshot(oneByOne));
+        stored.push(...orders);
+        together_.created += a.together.created;
+        together_.revised += a.together.revised;
       }),
-      { numRuns: 15, endOnFailure: true },
+      { numRuns: 25, endOnFailure: true },
     );
     // The fast path took part: most of those orders were new, mapped and simple.
     const [taken] = await together.t.db.withSession((s) =>
       s.query<{ n: number }>(`SELECT COUNT(*)::int AS n FROM sales_order`),
     );
     expect(taken!.n).toBeGreaterThan(15);
+    expect(together_.created).toBeGreaterThan(8);
+    // And so did the revisions path: payments, shipments, cancellations and replays.
+    expect(together_.revised).toBeGreaterThan(8);
     // No batch fell back to one by one (which would end in the same place and hide a fault).
     expect(warnings).toEqual([]);
     expect(await together.inv.verify()).toMatchObject({ ok: true });
@@ -208,6 +238,8 @@ describe('a batch of new orders on scarce stock', () => {
         status: 'paid' as const,
         mismatch: false,
         revises: null,
+        revisesStored: null,
+        age: 'newer' as const,
       })),
       'S',
     );
@@ -233,6 +265,69 @@ describe('a batch of new orders on scarce stock', () => {
     expect(level).toMatchObject({ onHand: 7, reserved: 7 });
     expect(await f.inv.verify()).toMatchObject({ ok: true });
   });
+
+  it('applies revisions of stored orders first, so a cancellation frees its units for the new orders that came with it', async () => {
+    // RARE: 7 on hand, all held by S-3, S-0, S-5 (2 each) and S-1 (1 of 2).
+    const [placed, ...stored] = ordersOf(
+      (
+        [
+          ['paid', null],
+          ['cancelled', 3],
+          ['shipped', 0],
+        ] as const
+      ).map(
+        ([status, revisesStored]): Spec => ({
+          lines: [{ item: 'rare', quantity: 2 }],
+          status,
+          mismatch: false,
+          revises: null,
+          revisesStored,
+          age: 'newer',
+        }),
+      ),
+      'C',
+      ordersOf(
+        Array.from({ length: 6 }, () => ({
+          lines: [{ item: 'rare' as const, quantity: 2 }],
+          status: 'paid' as const,
+          mismatch: false,
+          revises: null,
+          revisesStored: null,
+          age: 'newer' as const,
+        })),
+        'S',
+      ),
+    );
+    expect(stored.map((o) => [o.platformOrderId, o.status])).toEqual([
+      ['S-3', 'cancelled'],
+      ['S-0', 'shipped'],
+    ]);
+    // The new order arrives before the cancellation.
+    await f.orders.receiveAll(
+      [placed!, ...stored].map((order) => ({
+        shopId: SHOP.id,
+        source: 'webhook' as const,
+        payload: { order },
+      })),
+    );
+    const r = await f.orders.processBatch(100);
+    expect(r.together).toEqual({ created: 1, revised: 2 });
+    expect(r.results.map((x) => ('outcome' in x ? [x.outcome, x.effects] : x))).toEqual([
+      ['created', [{ lineId: 'L1', action: 'reserve', quantity: 2 }]],
+      ['updated', [{ lineId: 'L1', action: 'release', quantity: 2 }]],
+      ['updated', [{ lineId: 'L1', action: 'consume', quantity: 2 }]],
+    ]);
+    const line = (id: string) => f.lineState(lineKeyOf(SHOP.id, id, 'L1'));
+    expect(await line(placed!.platformOrderId)).toMatchObject({ active: 2 });
+    expect(await line('S-3')).toMatchObject({ active: 0, released: 2 });
+    expect(await line('S-0')).toMatchObject({ active: 0, consumed: 2 });
+    const [level] = await f.inv.availability.ats({ skuIds: [2] });
+    expect(level).toMatchObject({ onHand: 5, reserved: 5 });
+    expect(await f.openExceptions('oversell')).not.toContainEqual(
+      expect.objectContaining({ subject: lineKeyOf(SHOP.id, placed!.platformOrderId, 'L1') }),
+    );
+    expect(await f.inv.verify()).toMatchObject({ ok: true });
+  });
 });
 
 describe('orders first seen shipped, in a batch', () => {
@@ -255,6 +350,8 @@ describe('orders first seen shipped, in a batch', () => {
       status,
       mismatch: false,
       revises: null,
+      revisesStored: null,
+      age: 'newer',
     });
     // A paid order first, then two shipped ones: the shipped units have left the warehouse
     // already, so they take RARE's 3 units before the paid order's hold.
