@@ -47,17 +47,16 @@ interface BatchLine {
 /**
  * Applies the orders of a batch that are new to the ledger, together, in the caller's
  * transaction, in a fixed number of statements however many orders there are: the orders,
- * their lines, every reservation of a simple SKU (`stock_reserve_lines`, in SKU order), the
- * own-sales counts; a bundle line's hold takes a few statements of its own. The result is what
- * {@link applyOrder} gives each of them on its own: same rows, same reservation keys and stored
- * results, same exceptions.
+ * their lines, every reservation (`stock_reserve_lines`, in SKU order), the own-sales counts.
+ * The result is what {@link applyOrder} gives each of them on its own: same rows, same
+ * reservation keys and stored results, same exceptions.
  *
- * It takes the common cases at a peak: an order seen for the first time, every line mapped,
- * amounts that add up, nothing returned, no bundle shipped yet; shipped units are reserved and
- * consumed at once (an order first seen shipped), before any order's held units, as they have
- * left the warehouse already; bundle lines take their components after the simple lines of
- * the batch (within one batch, about a second of orders, they do not compete in arrival
- * order with those). Other orders, and an
+ * It takes the common cases at a peak: an order seen for the first time, every line mapped to
+ * a simple SKU (no bundle), amounts that add up, nothing returned; shipped units are reserved
+ * and consumed at once (an order first seen shipped), before any order's held units, as they
+ * have left the warehouse already. A bundle line would take several round trips of its own
+ * inside the batch's transaction, one after another; one by one, its order runs beside the
+ * others. Other orders, and an
  * order that turns out to be stored already (a redelivery, or a concurrent batch had it), are
  * left out of the result for the caller to apply one by one. Within one batch only the first
  * revision of an order is taken. Returns the results by position in `orders`.
@@ -86,11 +85,10 @@ export async function applyNewOrders(
     const skus = mapped[index]!;
     const amounts = apportionOrder(order);
     const targets = lineStockTargets(order, shop, now);
-    // Bundle lines are taken when they only hold (their shipped units go one by one).
     const simple =
       amounts.issues.length === 0 &&
-      order.lines.every((l) => skus.has(l.lineId)) &&
-      targets.every((t) => t.restocked === 0 && (t.shipped === 0 || !skus.get(t.lineId)!.bundle));
+      order.lines.every((l) => skus.get(l.lineId)?.bundle === false) &&
+      targets.every((t) => t.restocked === 0);
     if (!simple) continue;
     const lines = targets
       .map((t): BatchLine => {
@@ -152,9 +150,7 @@ export async function applyNewOrders(
   // lines in this order): first the units already shipped, then the units to hold.
   const arrived = [...fresh].sort((a, b) => a.index - b.index);
   const reserve = async (want: 'ship' | 'hold') => {
-    const todo = arrived.flatMap((t) =>
-      t.lines.filter((l) => l[want] > 0 && !l.sku.bundle).map((l) => ({ t, l })),
-    );
+    const todo = arrived.flatMap((t) => t.lines.filter((l) => l[want] > 0).map((l) => ({ t, l })));
     const reserved = await inv.reservations.reserveLines(
       tx,
       todo.map(({ t, l }) => ({
@@ -189,21 +185,6 @@ export async function applyNewOrders(
     ),
   );
   await reserve('hold');
-  // Bundle lines after the simple ones, one statement each (the general path: components).
-  for (const t of arrived) {
-    for (const l of t.lines.filter((x) => x.sku.bundle && x.hold > 0)) {
-      const r = await inv.reservations.reserve(
-        {
-          key: `${l.lineKey}:hold:0:${randomUUID()}`,
-          mode: 'partial',
-          lines: [{ lineKey: l.lineKey, skuId: l.sku.skuId, quantity: l.hold }],
-          warehouseIds: t.shop.warehouseIds,
-        },
-        tx,
-      );
-      l.held = r.lines[0]!.reserved;
-    }
-  }
 
   const effects = new Map<Taken, StockEffect[]>();
   for (const t of arrived) {
