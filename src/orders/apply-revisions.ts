@@ -89,7 +89,12 @@ export async function applyRevisions(
   for (const row of rows) {
     const index = first.get(`${row.shop_id}:${row.platform_order_id}`)!;
     const { shop, order: incoming } = orders[index]!;
-    const stored = parseStored(row.data);
+    let stored: ReturnType<typeof parseStored>;
+    try {
+      stored = parseStored(row.data);
+    } catch {
+      continue; // one by one, it fails on its own and is retried, then parked, with the reason
+    }
     const cmp = compareRevisions(incoming, stored);
     const outcome: ApplyOutcome =
       cmp.result === 'newer' ? 'updated' : cmp.result === 'older' ? 'older_ignored' : 'unchanged';

@@ -328,6 +328,55 @@ describe('a batch of new orders on scarce stock', () => {
     );
     expect(await f.inv.verify()).toMatchObject({ ok: true });
   });
+
+  it('leaves a stored order that no longer reads to the one-by-one path, and applies the rest together', async () => {
+    const earlier = ordersOf(
+      Array.from(
+        { length: 6 },
+        (): Spec => ({
+          lines: [{ item: 'rare', quantity: 2 }],
+          status: 'paid',
+          mismatch: false,
+          revises: null,
+          revisesStored: null,
+          age: 'newer',
+        }),
+      ),
+      'S',
+    );
+    await f.t.db.prisma
+      .$executeRaw`UPDATE sales_order SET data = '{"broken": true}' WHERE platform_order_id = 'S-5'`;
+    const orders = ordersOf(
+      (
+        [
+          ['cancelled', 5],
+          ['paid', null],
+          ['cancelled', 1],
+        ] as const
+      ).map(
+        ([status, revisesStored]): Spec => ({
+          lines: [{ item: 'tea', quantity: 1 }],
+          status,
+          mismatch: false,
+          revises: null,
+          revisesStored,
+          age: 'newer',
+        }),
+      ),
+      'X',
+      [...earlier, ...earlier, ...earlier],
+    );
+    await f.orders.receiveAll(
+      orders.map((order) => ({ shopId: SHOP.id, source: 'webhook' as const, payload: { order } })),
+    );
+    const r = await f.orders.processBatch(100);
+    expect(r).toMatchObject({ claimed: 3, applied: 2, retried: 1, together: { created: 1, revised: 1 } });
+    expect(r.results[0]).toMatchObject({
+      error: expect.stringContaining('stored order no longer validates'),
+    });
+    expect(await f.lineState(lineKeyOf(SHOP.id, 'S-1', 'L1'))).toMatchObject({ active: 0, released: 1 });
+    expect(await f.lineState(lineKeyOf(SHOP.id, 'S-5', 'L1'))).toMatchObject({ active: 2, released: 0 });
+  });
 });
 
 describe('orders first seen shipped, in a batch', () => {
