@@ -1,4 +1,5 @@
 import type { Db } from '../db/client.js';
+import type { SqlQuery } from '../db/sql.js';
 import { Availability } from './availability.js';
 import { Catalog } from './catalog.js';
 import { Ledger } from './ledger.js';
@@ -27,6 +28,8 @@ export interface Inventory {
    * the `tx` to inventory methods as their `within` argument.
    */
   transaction<T>(fn: (tx: Tx) => Promise<T>, options?: { priority?: number }): Promise<T>;
+  /** Runs one statement as a transaction of its own: one round trip, same queue and retries. */
+  statement<T>(q: SqlQuery, options?: { priority?: number }): Promise<T[]>;
 }
 
 export interface InventoryOptions extends TxRunnerOptions {
@@ -48,5 +51,6 @@ export function createInventory(db: Db, options: InventoryOptions = {}): Invento
     verify: () => verifyInventory(tx),
     idle: () => tx.onIdle(),
     transaction: (fn, options) => tx.run(fn, options),
+    statement: (q, options) => tx.single(q, options),
   };
 }

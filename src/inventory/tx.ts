@@ -64,10 +64,14 @@ export class TxRunner {
 
   /**
    * Runs one statement as a transaction of its own (see Db.statement): one round trip. Same
-   * queue and retries as {@link run}. The statement sets {@link lockTimeoutMs} itself.
+   * queue and retries as {@link run}. A statement that may wait for stock row locks sets
+   * {@link lockTimeoutMs} itself (`stock_reserve_line` does); the inbox's insert waits at most
+   * for another insert of the same delivery key.
    */
-  single<T>(q: SqlQuery): Promise<T[]> {
-    return this.queue.add(() => this.withRetry(() => this.db.statement<T>(q)));
+  single<T>(q: SqlQuery, options: { priority?: number } = {}): Promise<T[]> {
+    return this.queue.add(() => this.withRetry(() => this.db.statement<T>(q)), {
+      priority: options.priority ?? 0,
+    });
   }
 
   /**

@@ -51,7 +51,7 @@ const UNSTORABLE_RE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uD
  * redeliveries of the same key deduplicated.
  */
 export async function storeDeliveries(
-  tx: Tx,
+  tx: Pick<Tx, 'query'>,
   ds: readonly InboxDelivery[],
 ): Promise<{ id: string | null; duplicate: boolean }[]> {
   if (ds.length === 0) return [];
