@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from '../db/sql.js';
 import type { CanonicalOrder } from '../domain/order.js';
-import { lineStockTargets } from '../domain/order-stock.js';
+import { type LineStockTarget, lineStockTargets } from '../domain/order-stock.js';
 import { apportionOrder } from '../domain/promotions.js';
 import type { Inventory } from '../inventory/index.js';
 import type { Tx } from '../inventory/tx.js';
@@ -42,6 +42,30 @@ interface BatchLine {
   hold: number;
   shipped: number;
   held: number;
+}
+
+/**
+ * An order's mapped lines in SKU order (as the one-by-one path takes them), with their targets
+ * in SKU units: units shipped and units to hold. Every target's line must be mapped.
+ */
+export function mappedTargets(
+  shopId: string,
+  order: CanonicalOrder,
+  targets: readonly LineStockTarget[],
+  skus: ReadonlyMap<string, LineSku>,
+): { lineId: string; lineKey: string; sku: LineSku; ship: number; hold: number }[] {
+  return targets
+    .map((t) => {
+      const sku = skus.get(t.lineId)!;
+      return {
+        lineId: t.lineId,
+        lineKey: lineKeyOf(shopId, order.platformOrderId, t.lineId),
+        sku,
+        ship: t.shipped * sku.unitsPerItem,
+        hold: t.hold * sku.unitsPerItem,
+      };
+    })
+    .sort((a, b) => a.sku.skuId - b.sku.skuId);
 }
 
 /**
@@ -90,20 +114,9 @@ export async function applyNewOrders(
       order.lines.every((l) => skus.get(l.lineId)?.bundle === false) &&
       targets.every((t) => t.restocked === 0);
     if (!simple) continue;
-    const lines = targets
-      .map((t): BatchLine => {
-        const sku = skus.get(t.lineId)!;
-        return {
-          lineId: t.lineId,
-          lineKey: lineKeyOf(shop.id, order.platformOrderId, t.lineId),
-          sku,
-          ship: t.shipped * sku.unitsPerItem,
-          hold: t.hold * sku.unitsPerItem,
-          shipped: 0,
-          held: 0,
-        };
-      })
-      .sort((a, b) => a.sku.skuId - b.sku.skuId);
+    const lines = mappedTargets(shop.id, order, targets, skus).map(
+      (l): BatchLine => ({ ...l, shipped: 0, held: 0 }),
+    );
     taken.push({ index, shop, order, skus, amounts: amounts.lines, lines });
   }
   if (taken.length === 0) return out;

@@ -10,7 +10,6 @@ import {
   type ApplyResult,
   type LineLedger,
   ledgerStates,
-  lineKeyOf,
   oversellException,
   ownSales,
   parseStored,
@@ -19,7 +18,7 @@ import {
   storeLines,
   storeOrders,
 } from './apply.js';
-import type { BatchOrder } from './apply-batch.js';
+import { type BatchOrder, mappedTargets } from './apply-batch.js';
 import { raiseException, type Settlement, settleExceptions } from './exceptions.js';
 import { type LineSku, mapOrders } from './listings.js';
 
@@ -113,20 +112,9 @@ export async function applyRevisions(
     if (!f.order.lines.every((l) => skus.get(l.lineId)?.bundle === false)) continue;
     const targets = lineStockTargets(f.order, f.shop, now);
     if (targets.some((t) => t.restocked > 0)) continue;
-    const lines = targets
-      .map((t): PlannedLine => {
-        const sku = skus.get(t.lineId)!;
-        return {
-          lineId: t.lineId,
-          lineKey: lineKeyOf(f.shop.id, f.order.platformOrderId, t.lineId),
-          sku,
-          shipped: t.shipped * sku.unitsPerItem,
-          want: t.hold * sku.unitsPerItem,
-          held: 0,
-          got: 0,
-        };
-      })
-      .sort((a, b) => a.sku.skuId - b.sku.skuId);
+    const lines = mappedTargets(f.shop.id, f.order, targets, skus).map(
+      ({ ship, hold, ...l }): PlannedLine => ({ ...l, shipped: ship, want: hold, held: 0, got: 0 }),
+    );
     candidates.push({ ...f, skus, lines });
   }
   const ledger = await ledgerStates(

@@ -128,6 +128,33 @@ function ordersOf(
   return out;
 }
 
+/** Specs of one-line orders of `item`: each a status and the stored order it revises, or null. */
+function oneLine(
+  item: Item,
+  quantity: number,
+  rows: readonly (readonly [Spec['status'], number | null])[],
+): Spec[] {
+  return rows.map(([status, revisesStored]) => ({
+    lines: [{ item, quantity }],
+    status,
+    mismatch: false,
+    revises: null,
+    revisesStored,
+    age: 'newer',
+  }));
+}
+
+/** The scarce-stock tests' first batch: six paid orders for 2 RARE each, S-0 to S-5. */
+const sixPaid = () =>
+  ordersOf(
+    oneLine(
+      'rare',
+      2,
+      Array.from({ length: 6 }, () => ['paid', null] as const),
+    ),
+    'S',
+  );
+
 /** Everything the intake writes, without generated ids, keys and times. */
 async function snapshot(f: OrdersFixture) {
   const q = <T>(text: string) => f.t.db.withSession((s) => s.query<T>(text));
@@ -232,17 +259,7 @@ describe('a batch of new orders on scarce stock', () => {
   });
 
   it('gives the units to the orders in the order they arrived, never more than on hand, and flags the rest exactly', async () => {
-    const orders = ordersOf(
-      Array.from({ length: 6 }, () => ({
-        lines: [{ item: 'rare' as const, quantity: 2 }],
-        status: 'paid' as const,
-        mismatch: false,
-        revises: null,
-        revisesStored: null,
-        age: 'newer' as const,
-      })),
-      'S',
-    );
+    const orders = sixPaid();
     // Arrival order differs from the order ids' order.
     const arrival = [3, 0, 5, 1, 4, 2].map((i) => orders[i]!);
     await f.orders.receiveAll(
@@ -269,34 +286,13 @@ describe('a batch of new orders on scarce stock', () => {
   it('applies revisions of stored orders first, so a cancellation frees its units for the new orders that came with it', async () => {
     // RARE: 7 on hand, all held by S-3, S-0, S-5 (2 each) and S-1 (1 of 2).
     const [placed, ...stored] = ordersOf(
-      (
-        [
-          ['paid', null],
-          ['cancelled', 3],
-          ['shipped', 0],
-        ] as const
-      ).map(
-        ([status, revisesStored]): Spec => ({
-          lines: [{ item: 'rare', quantity: 2 }],
-          status,
-          mismatch: false,
-          revises: null,
-          revisesStored,
-          age: 'newer',
-        }),
-      ),
+      oneLine('rare', 2, [
+        ['paid', null],
+        ['cancelled', 3],
+        ['shipped', 0],
+      ]),
       'C',
-      ordersOf(
-        Array.from({ length: 6 }, () => ({
-          lines: [{ item: 'rare' as const, quantity: 2 }],
-          status: 'paid' as const,
-          mismatch: false,
-          revises: null,
-          revisesStored: null,
-          age: 'newer' as const,
-        })),
-        'S',
-      ),
+      sixPaid(),
     );
     expect(stored.map((o) => [o.platformOrderId, o.status])).toEqual([
       ['S-3', 'cancelled'],
@@ -330,39 +326,15 @@ describe('a batch of new orders on scarce stock', () => {
   });
 
   it('leaves a stored order that no longer reads to the one-by-one path, and applies the rest together', async () => {
-    const earlier = ordersOf(
-      Array.from(
-        { length: 6 },
-        (): Spec => ({
-          lines: [{ item: 'rare', quantity: 2 }],
-          status: 'paid',
-          mismatch: false,
-          revises: null,
-          revisesStored: null,
-          age: 'newer',
-        }),
-      ),
-      'S',
-    );
+    const earlier = sixPaid();
     await f.t.db.prisma
       .$executeRaw`UPDATE sales_order SET data = '{"broken": true}' WHERE platform_order_id = 'S-5'`;
     const orders = ordersOf(
-      (
-        [
-          ['cancelled', 5],
-          ['paid', null],
-          ['cancelled', 1],
-        ] as const
-      ).map(
-        ([status, revisesStored]): Spec => ({
-          lines: [{ item: 'tea', quantity: 1 }],
-          status,
-          mismatch: false,
-          revises: null,
-          revisesStored,
-          age: 'newer',
-        }),
-      ),
+      oneLine('tea', 1, [
+        ['cancelled', 5],
+        ['paid', null],
+        ['cancelled', 1],
+      ]),
       'X',
       [...earlier, ...earlier, ...earlier],
     );
