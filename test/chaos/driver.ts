@@ -130,7 +130,7 @@ export interface ChaosReport {
     tookMs: number;
     /** The daemon did not exit within 30 s of the restart. */
     daemonSurvived: boolean;
-    daemonExits: { atS: number; code: number | null; signal: string | null }[];
+    daemonExits: { atS: number; code: number | null; signal: string | null; lastError?: string }[];
   } | null;
   faults: { injected: Record<FaultKind, number>; phases: { name: string; fromS: number; toS: number }[] };
   webhooks: {
@@ -592,7 +592,12 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       await new Promise((r) => setTimeout(r, 30_000));
       const exits = daemon.events
         .filter((e) => e.kind === 'exit' && e.unexpected && e.at >= at && e.at <= at + tookMs + 30_000)
-        .map((e) => ({ atS: Math.round(e.at / 100) / 10, code: e.code ?? null, signal: e.signal ?? null }));
+        .map((e) => ({
+          atS: Math.round(e.at / 100) / 10,
+          code: e.code ?? null,
+          signal: e.signal ?? null,
+          ...(e.lastError ? { lastError: e.lastError } : {}),
+        }));
       pgState.restart = {
         cluster: `${cluster.version}/${cluster.name}`,
         atS: Math.round(at / 100) / 10,

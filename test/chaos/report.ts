@@ -18,7 +18,12 @@ export function formatReport(r: ChaosReport): string {
     'daemon exits by itself',
     d.unexpectedExits.length === 0
       ? 'none'
-      : d.unexpectedExits.map((e) => `${e.atS}s code ${e.code} ${e.signal ?? ''}`.trim()).join('; '),
+      : d.unexpectedExits
+          .map(
+            (e) =>
+              `${`${e.atS}s code ${e.code} ${e.signal ?? ''}`.trim()}${e.lastError ? ` (${e.lastError})` : ''}`,
+          )
+          .join('; '),
   );
   add(
     'PostgreSQL restart',
