@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from '../db/sql.js';
-import { compareRevisions } from '../domain/order.js';
 import { lineStockTargets } from '../domain/order-stock.js';
 import { apportionOrder } from '../domain/promotions.js';
 import type { Inventory } from '../inventory/index.js';
@@ -8,6 +7,7 @@ import type { Tx } from '../inventory/tx.js';
 import {
   type ApplyOutcome,
   type ApplyResult,
+  againstStored,
   type LineLedger,
   ledgerStates,
   oversellException,
@@ -94,10 +94,7 @@ export async function applyRevisions(
     } catch {
       continue; // one by one, it fails on its own and is retried, then parked, with the reason
     }
-    const cmp = compareRevisions(incoming, stored);
-    const outcome: ApplyOutcome =
-      cmp.result === 'newer' ? 'updated' : cmp.result === 'older' ? 'older_ignored' : 'unchanged';
-    const order = cmp.result === 'newer' ? incoming : stored;
+    const { outcome, order } = againstStored(incoming, stored);
     const amounts = apportionOrder(order);
     if (amounts.issues.length > 0) continue;
     found.push({ index, id: row.id, shop, order, outcome, previous: stored, amounts: amounts.lines });

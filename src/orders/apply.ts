@@ -67,11 +67,8 @@ export async function applyOrder(
     outcome = 'created';
     order = incoming;
   } else {
-    const stored = parseStored(row.data);
-    previous = stored;
-    const cmp = compareRevisions(incoming, stored);
-    outcome = cmp.result === 'newer' ? 'updated' : cmp.result === 'older' ? 'older_ignored' : 'unchanged';
-    order = cmp.result === 'newer' ? incoming : stored;
+    previous = parseStored(row.data);
+    ({ outcome, order } = againstStored(incoming, previous));
   }
   // A new order's row was inserted whole by lockOrder.
   if (outcome === 'updated') await storeOrders(tx, [{ id: row.id, order }]);
@@ -216,6 +213,16 @@ async function lockOrder(
   const again = await locked();
   if (!again) throw new Error(`order ${order.shopId}:${order.platformOrderId} vanished while locking it`);
   return { ...again, existing: true };
+}
+
+/** A revision of a stored order: what applying it does, and the revision the ledger then follows. */
+export function againstStored(
+  incoming: CanonicalOrder,
+  stored: CanonicalOrder,
+): { outcome: ApplyOutcome; order: CanonicalOrder } {
+  const { result } = compareRevisions(incoming, stored);
+  if (result === 'newer') return { outcome: 'updated', order: incoming };
+  return { outcome: result === 'older' ? 'older_ignored' : 'unchanged', order: stored };
 }
 
 export function parseStored(data: unknown): CanonicalOrder {
