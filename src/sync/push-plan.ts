@@ -8,6 +8,12 @@ import { foldOwnSales } from './own-sales.js';
 export interface PlanShop {
   id: string;
   warehouses: readonly string[];
+  /**
+   * When the ledger takes the units of this shop's orders. With `created` it holds every unit its
+   * platform took, so a platform showing less than wanted is short and is pushed; with `paid`
+   * the platform's unpaid orders may hold units the ledger does not, and showing less is left alone.
+   */
+  reserveOn: 'created' | 'paid';
   push: Readonly<Omit<PushRules, 'warehouses'>> & { readonly warehouses?: readonly string[] | undefined };
 }
 
@@ -57,6 +63,12 @@ export async function planShop(inv: Inventory, shop: PlanShop): Promise<number> 
     const listings = await tx.query<ListingRow>(sql`
       SELECT id, shop_id, sku_id, units_per_item FROM listing
       WHERE shop_id = ${shop.id} AND stock_ref IS NOT NULL AND NOT push_excluded ORDER BY id`);
+    // What the platforms took through imported orders, current (see storeDesired).
+    await foldOwnSales(
+      tx,
+      listings.map((l) => l.id),
+      { limit: 100_000 },
+    );
     const planned = await desiredQuantities(inv, tx, new Map([[shop.id, shop]]), listings);
     await storeDesired(tx, planned, new Date());
     return planned.length;
@@ -86,6 +98,8 @@ interface Planned {
   listingId: number;
   desired: number;
   buffer: number;
+  /** The platform must show exactly `desired` to be in sync (not just no more): see PlanShop.reserveOn. */
+  exact: boolean;
 }
 
 async function desiredQuantities(
@@ -121,6 +135,7 @@ async function desiredQuantities(
         buffer:
           listedQuantity(atsUnits, r.units_per_item, shop.push) -
           listedQuantity(atsUnits, r.units_per_item, shop.push, buffer),
+        exact: shop.reserveOn === 'created',
       });
     }
   }
@@ -166,17 +181,22 @@ async function bufferInputs(
 
 /**
  * Stores the planned quantities. A listing is in sync when our last push equals the quantity
- * wanted, its platform should not show more than that (our last push minus what its own
- * platform took or gave back since through orders we imported: `own_since_push`, with the units
- * a push held back or gave back, see push-send.ts), and no push of unknown outcome is pending.
- * Our last push alone is not enough: a cancellation on the platform gives units back there, and
+ * wanted, no push of unknown outcome is pending, and its platform should show that quantity:
+ * our last push minus what its own platform took or gave back since through orders we imported
+ * (`own_since_push`, with the units a push held back or gave back, see push-send.ts).
+ * Our last push alone is not enough. A cancellation on the platform gives units back there, and
  * when another channel's sale takes as many from the ledger meanwhile, the quantity wanted is
- * unchanged while the platform shows more (the chaos run found this). Showing less is left
- * alone: units the platform's own unpaid orders took (付款减库存: the ledger holds them once
- * paid) are not given back.
+ * unchanged while the platform shows more (the chaos run found this). The other way round, a
+ * sale there while another channel's cancellation gives as many back, it shows less: with
+ * `reserveOn: created` that is a short listing, pushed like any other (the chaos run found this
+ * too). With `reserveOn: paid` showing less is left alone: units the platform's own unpaid
+ * orders took (付款减库存) are not in the ledger yet and are not given back.
  */
 async function storeDesired(tx: Tx, planned: readonly Planned[], changedAt: Date): Promise<void> {
   if (planned.length === 0) return;
+  // own_since_push + held_back − given_back: units the platform took (+) or gave back (−)
+  // through imported orders since our last push. Exact listings must show what we pushed.
+  const exact = planned.filter((p) => p.exact).map((p) => p.listingId);
   await tx.execute(sql`
     INSERT INTO stock_push AS p (listing_id, desired, buffer, pending_since)
     SELECT id, desired, buffer, ${changedAt}::timestamptz
@@ -187,12 +207,14 @@ async function storeDesired(tx: Tx, planned: readonly Planned[], changedAt: Date
       buffer = EXCLUDED.buffer,
       desired_at = CASE WHEN p.desired <> EXCLUDED.desired THEN now() ELSE p.desired_at END,
       status = CASE WHEN p.pushed = EXCLUDED.desired AND p.attempt_qty IS NULL
-                     AND p.own_since_push + p.held_back - p.given_back >= 0
+                     AND (CASE WHEN p.listing_id = ANY(${exact}::int[]) THEN p.own_since_push + p.held_back - p.given_back = 0
+                          ELSE p.own_since_push + p.held_back - p.given_back >= 0 END)
                       THEN 'synced'::"PushStatus"
                     WHEN p.desired = EXCLUDED.desired AND p.status = 'failed' THEN 'failed'::"PushStatus"
                     ELSE 'pending'::"PushStatus" END,
       pending_since = CASE WHEN p.pushed = EXCLUDED.desired AND p.attempt_qty IS NULL
-                            AND p.own_since_push + p.held_back - p.given_back >= 0
+                            AND (CASE WHEN p.listing_id = ANY(${exact}::int[]) THEN p.own_since_push + p.held_back - p.given_back = 0
+                          ELSE p.own_since_push + p.held_back - p.given_back >= 0 END)
                              THEN NULL
                            ELSE COALESCE(p.pending_since, EXCLUDED.pending_since) END,
       attempts = CASE WHEN p.desired <> EXCLUDED.desired THEN 0 ELSE p.attempts END,

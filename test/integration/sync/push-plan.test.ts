@@ -13,6 +13,8 @@ let f: OrdersFixture;
 let shops: Map<string, PlanShop>;
 const ids: Record<string, number> = {};
 const wh: Record<string, number> = {};
+/** A shop whose orders take their units when placed (拍下减库存), as its platform does. */
+const CREATED = { ...SHOP, id: 'shopify-created', platform: 'shopify', reserveOn: 'created' as const };
 
 async function plan(): Promise<void> {
   for (let i = 0; i < 20; i++) if ((await planPushes(f.inv, shops)).skus === 0) return;
@@ -44,7 +46,7 @@ async function listing(shopId: string, item: string, sku: string, extra: object 
 beforeAll(async () => {
   const other = { ...SHOP, id: 'douyin-main', platform: 'douyin' };
   const third = { ...SHOP, id: 'jd-main', platform: 'jd' };
-  f = await ordersFixture([SHOP, other, third]);
+  f = await ordersFixture([SHOP, other, third, CREATED]);
   wh.SH = await f.warehouse('SH');
   wh.BJ = await f.warehouse('BJ');
   for (const code of ['TEA', 'CUP', 'POT']) ids[code] = await f.sku(code);
@@ -61,16 +63,26 @@ beforeAll(async () => {
   await f.receive(ids.CUP!, wh.SH!, 9);
   await f.receive(ids.POT!, wh.SH!, 3);
   shops = new Map<string, PlanShop>([
-    [SHOP.id, { id: SHOP.id, warehouses: ['SH', 'BJ'], push: rules() }],
+    [SHOP.id, { id: SHOP.id, warehouses: ['SH', 'BJ'], reserveOn: 'paid', push: rules() }],
+    [CREATED.id, { id: CREATED.id, warehouses: ['SH', 'BJ'], reserveOn: 'created', push: rules() }],
     [
       other.id,
       {
         id: other.id,
         warehouses: ['SH', 'BJ'],
+        reserveOn: 'paid',
         push: rules({ warehouses: ['SH'], sharePercent: 50, safetyStock: 1 }),
       },
     ],
-    [third.id, { id: third.id, warehouses: ['SH', 'BJ'], push: rules({ maxQuantity: 12, minQuantity: 5 }) }],
+    [
+      third.id,
+      {
+        id: third.id,
+        warehouses: ['SH', 'BJ'],
+        reserveOn: 'paid',
+        push: rules({ maxQuantity: 12, minQuantity: 5 }),
+      },
+    ],
   ]);
 });
 afterAll(async () => f?.close());
@@ -233,12 +245,62 @@ describe('push planner', () => {
     expect(await row(here)).toMatchObject({ desired: 18, status: 'synced', own_since_push: 2 });
   });
 
+  it('with reserveOn created, pushes a listing whose platform shows less than wanted (a sale there, a cancellation elsewhere)', async () => {
+    const jar = await f.sku('JAR');
+    await f.receive(jar, wh.SH!, 20);
+    const here = await listing(CREATED.id, 'C-JAR', 'JAR');
+    await listing('douyin-main', 'D-JAR', 'JAR');
+    await plan();
+    const landed = () =>
+      f.t.db.withSession((s) =>
+        s.query(`UPDATE stock_push SET pushed = desired, own_since_push = 0, status = 'synced', pending_since = NULL
+                 WHERE listing_id = ${here}`),
+      );
+    await landed();
+    const line = (item: string) => [{ lineId: 'L1', platformItemId: item, quantity: 2, unitListPrice: 100 }];
+    // Another channel sells 2 (pushed: 18) ...
+    const elsewhere = order({
+      shopId: 'douyin-main',
+      platform: 'douyin',
+      lines: line('D-JAR'),
+      buyerPaidTotal: 200,
+    });
+    await f.deliver(elsewhere);
+    await plan();
+    expect(await row(here)).toMatchObject({ desired: 18, status: 'pending', own_since_push: 0 });
+    await landed();
+    // ... then this listing's platform sells 2 (it shows 16) while that order is cancelled: 18
+    // wanted as before, and every one of its units held by the ledger, so the listing is short.
+    await f.deliver(
+      order({ shopId: CREATED.id, platform: 'shopify', lines: line('C-JAR'), buyerPaidTotal: 200 }),
+    );
+    await f.deliver({ ...elsewhere, status: 'cancelled', platformModifiedAt: '2026-11-11T03:00:00.000Z' });
+    await plan();
+    expect(await row(here)).toMatchObject({ desired: 18, status: 'pending', own_since_push: 2 });
+    // Once it shows what is wanted (what the pusher records), the listing is synced again.
+    await f.t.db.withSession((s) =>
+      s.query(`UPDATE stock_push SET own_since_push = 0, status = 'pending' WHERE listing_id = ${here}`),
+    );
+    await f.deliver(
+      order({
+        shopId: 'douyin-main',
+        platform: 'douyin',
+        lines: [{ ...line('D-JAR')[0]!, quantity: 1 }],
+        buyerPaidTotal: 100,
+      }),
+    );
+    await f.receive(jar, wh.SH!, 1);
+    await plan();
+    expect(await row(here)).toMatchObject({ desired: 18, status: 'synced', own_since_push: 0 });
+  });
+
   it('holds back velocity x latency with the adaptive buffer', async () => {
     const fast = await f.sku('FAST');
     await f.receive(fast, wh.SH!, 1000);
     shops.set(SHOP.id, {
       id: SHOP.id,
       warehouses: ['SH', 'BJ'],
+      reserveOn: 'paid',
       push: rules({ buffer: { mode: 'adaptive', windowMinutes: 1, minLatencyMs: 30_000, maxUnits: 40 } }),
     });
     const l = await listing(SHOP.id, 'I-FAST', 'FAST');
@@ -256,6 +318,7 @@ describe('push planner', () => {
     shops.set(SHOP.id, {
       id: SHOP.id,
       warehouses: ['SH', 'BJ'],
+      reserveOn: 'paid',
       push: rules({ buffer: { mode: 'adaptive', windowMinutes: 1, minLatencyMs: 10_000, maxUnits: 40 } }),
     });
     await f.receive(fast, wh.SH!, 1);
