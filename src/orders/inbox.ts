@@ -213,7 +213,7 @@ export async function claimHints(
 }
 
 /** Due re-fetch hints of one shop, counted up to `atMost`. */
-export async function dueHints(tx: Tx, shopId: string, atMost: number): Promise<number> {
+export async function dueHints(tx: Pick<Tx, 'query'>, shopId: string, atMost: number): Promise<number> {
   const [row] = await tx.query<{ n: number }>(sql`
     SELECT count(*)::int AS n FROM (
       SELECT 1 FROM inbox_event

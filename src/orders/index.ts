@@ -493,9 +493,9 @@ export class Orders {
     return report;
   }
 
-  /** Due re-fetch hints of a shop, counted up to `atMost`. */
+  /** Due re-fetch hints of a shop, counted up to `atMost` (one statement, one round trip). */
   dueHints(shopId: string, atMost: number): Promise<number> {
-    return this.inv.transaction((tx) => dueHints(tx, shopId, atMost));
+    return dueHints({ query: (q) => this.inv.statement(q) }, shopId, atMost);
   }
 
   /**

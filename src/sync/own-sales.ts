@@ -16,7 +16,7 @@ import type { Tx } from '../inventory/tx.js';
  * skipped, never waited for. Returns the folded listings with their new `own_since_push`.
  */
 export async function foldOwnSales(
-  tx: Tx,
+  tx: Pick<Tx, 'query'>,
   listingIds: readonly number[] | null,
   options: { claimed?: boolean; limit?: number } = {},
 ): Promise<Map<number, number>> {

@@ -54,10 +54,8 @@ export async function pullShop(
   const report: PullReport = { shopId, pages: 0, orders: 0, rejects: 0, hintsSettled: 0, caughtUp: false };
   // The database's time now: every page is read after it, so it settles the re-fetch hints
   // received before it of the orders the page holds.
-  const [row] = await inv.transaction((tx) =>
-    tx.query<{ pull_cursor: string | null; started: string }>(
-      sql`SELECT pull_cursor, to_json(now())#>>'{}' AS started FROM shop WHERE id = ${shopId}`,
-    ),
+  const [row] = await inv.statement<{ pull_cursor: string | null; started: string }>(
+    sql`SELECT pull_cursor, to_json(now())#>>'{}' AS started FROM shop WHERE id = ${shopId}`,
   );
   if (!row) throw new Error(`shop ${shopId} is not registered`);
   try {

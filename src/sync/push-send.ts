@@ -150,6 +150,7 @@ async function claim(inv: Inventory, shopId: string, limit: number): Promise<Cla
       WHERE p.listing_id = c.listing_id AND l.id = p.listing_id
       RETURNING p.listing_id, p.desired, p.pushed, p.own_since_push, p.attempt_qty, p.attempt_own,
                 p.pending_since, l.stock_ref, l.stock_location, p.attempts`);
+    if (rows.length === 0) return rows;
     // The sales imported so far, counted in the rows now ours (locked by the claim above).
     const own = await foldOwnSales(
       tx,
@@ -162,12 +163,10 @@ async function claim(inv: Inventory, shopId: string, limit: number): Promise<Cla
 
 /** Gives claimed rows back untouched, due again after `waitMs`. */
 async function release(inv: Inventory, rows: readonly Claimed[], waitMs: number): Promise<void> {
-  await inv.transaction((tx) =>
-    tx.execute(sql`
-      UPDATE stock_push SET claimed_until = NULL,
-        next_attempt_at = GREATEST(next_attempt_at, now() + ${Math.round(waitMs)} * interval '1 millisecond')
-      WHERE listing_id = ANY(${rows.map((r) => r.listing_id)}::int[])`),
-  );
+  await inv.statement(sql`
+    UPDATE stock_push SET claimed_until = NULL,
+      next_attempt_at = GREATEST(next_attempt_at, now() + ${Math.round(waitMs)} * interval '1 millisecond')
+    WHERE listing_id = ANY(${rows.map((r) => r.listing_id)}::int[])`);
 }
 
 interface Plan {
@@ -310,13 +309,11 @@ async function send(
   // Recorded before the call: if this process dies after the platform took the push and
   // before its result is booked, the next push recognises it by the quantity.
   if (due.length > 0)
-    await inv.transaction((tx) =>
-      tx.execute(sql`
-        UPDATE stock_push p SET attempt_qty = t.qty, attempt_own = t.own
-        FROM unnest(${due.map((x) => x.row.listing_id)}::int[], ${due.map((x) => x.quantity)}::int[],
-                    ${due.map((x) => x.row.own_since_push)}::int[]) AS t(id, qty, own)
-        WHERE p.listing_id = t.id`),
-    );
+    await inv.statement(sql`
+      UPDATE stock_push p SET attempt_qty = t.qty, attempt_own = t.own
+      FROM unnest(${due.map((x) => x.row.listing_id)}::int[], ${due.map((x) => x.quantity)}::int[],
+                  ${due.map((x) => x.row.own_since_push)}::int[]) AS t(id, qty, own)
+      WHERE p.listing_id = t.id`);
   try {
     const sent =
       updates.length > 0 ? await gate.run(() => sc.connector.pushStock(updates), GATE_PRIORITY.push) : [];

@@ -42,7 +42,7 @@ export async function reconcileShop(
   if (!shop.push.enabled) return report;
   report.planned = await planShop(inv, shop);
   // Held-back units whose orders arrived are no longer outstanding: counted before the grace.
-  await inv.transaction((tx) => foldOwnSales(tx, null, { limit: 100_000 }));
+  await foldOwnSales({ query: (q) => inv.statement(q) }, null, { limit: 100_000 });
   const [expired] = await inv.transaction((tx) =>
     tx.query<{ n: number | null }>(sql`
       WITH old AS (

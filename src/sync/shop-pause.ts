@@ -41,11 +41,16 @@ export async function resumeShop(inv: Inventory, shopId: string): Promise<boolea
   return rows.length === 1;
 }
 
+/**
+ * The shop's pause, read from the database (another replica or an admin may have set it). One
+ * statement on its own, one round trip: every pusher, hint and pull step of a shop asks first.
+ */
 export async function pauseState(inv: Inventory, shopId: string): Promise<PauseState | null> {
-  const [row] = await inv.transaction((tx) =>
-    tx.query<{ paused_at: Date | string | null; paused_reason: string | null; paused_by: string | null }>(sql`
-      SELECT paused_at, paused_reason, paused_by FROM shop WHERE id = ${shopId}`),
-  );
+  const [row] = await inv.statement<{
+    paused_at: Date | string | null;
+    paused_reason: string | null;
+    paused_by: string | null;
+  }>(sql`SELECT paused_at, paused_reason, paused_by FROM shop WHERE id = ${shopId}`);
   if (!row?.paused_at) return null;
   return {
     pausedAt: new Date(row.paused_at),
