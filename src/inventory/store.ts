@@ -87,7 +87,10 @@ export async function loadContext(
     SELECT
       (SELECT COALESCE(json_agg(json_build_object('id', s.id, 'code', s.code, 'kind', s.kind, 'safety_stock', s.safety_stock)), '[]')
          FROM sku s WHERE s.id IN (SELECT id FROM reach)) AS skus,
-      (SELECT COALESCE(json_agg(json_build_array(bc.bundle_id, bc.component_id, bc.quantity)), '[]')
+      -- Edges by bundle and component id: a recipe lists its SKUs in that (depth-first) order,
+      -- as stock_reserve_bundle_line does.
+      (SELECT COALESCE(json_agg(json_build_array(bc.bundle_id, bc.component_id, bc.quantity)
+                                ORDER BY bc.bundle_id, bc.component_id), '[]')
          FROM bundle_component bc WHERE bc.bundle_id IN (SELECT id FROM reach)) AS edges,
       (SELECT COALESCE(json_agg(json_build_array(w.id, w.active)), '[]')
          FROM warehouse w WHERE w.id = ANY(${whs}::int[])) AS warehouses`);

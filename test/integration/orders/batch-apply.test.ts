@@ -351,6 +351,47 @@ describe('a batch of new orders on scarce stock', () => {
   });
 });
 
+describe('a batch with a bundle line on scarce stock', () => {
+  let f: OrdersFixture;
+  beforeAll(async () => {
+    f = await ordersFixture();
+    await setUp(f, { tea: 1, rare: 7, cup: 1 });
+  });
+  afterAll(async () => {
+    await f?.close();
+  });
+
+  it('gives a bundle line and a simple line sharing a component their units in arrival order, in the batch', async () => {
+    // TEA: 1 in SH and 1 in BJ, CUP: 1; a SET is 2 TEA and 1 CUP. The SET order came first.
+    const paid = (item: Item): Spec => ({
+      lines: [{ item, quantity: 1 }],
+      status: 'paid',
+      mismatch: false,
+      revises: null,
+      revisesStored: null,
+      age: 'newer',
+    });
+    const [set, tea] = ordersOf([paid('set'), paid('tea')], 'T');
+    await f.orders.receiveAll(
+      [set!, tea!].map((order) => ({ shopId: SHOP.id, source: 'webhook' as const, payload: { order } })),
+    );
+    const r = await f.orders.processBatch(100);
+    expect(r.together).toEqual({ created: 2, revised: 0 });
+    expect(await f.lineState(lineKeyOf(SHOP.id, set!.platformOrderId, 'L1'))).toEqual({
+      active: 3,
+      consumed: 0,
+      released: 0,
+    });
+    expect((await f.lineState(lineKeyOf(SHOP.id, tea!.platformOrderId, 'L1'))).active).toBe(0);
+    expect(await f.openExceptions('oversell')).toContainEqual({
+      kind: 'oversell',
+      subject: lineKeyOf(SHOP.id, tea!.platformOrderId, 'L1'),
+      quantity: 1,
+    });
+    expect(await f.inv.verify()).toMatchObject({ ok: true });
+  });
+});
+
 describe('orders first seen shipped, in a batch', () => {
   let f: OrdersFixture;
   const { log, warnings } = recordingLogger();
