@@ -20,10 +20,11 @@ export interface ReconcileReport {
 
 /**
  * The periodic full reconciliation of one shop:
- * 1. every pushable listing is planned again (a missed change, a rule edit: anything whose
+ * 1. units held back as "sold on the platform, not imported" whose orders never came within
+ *    `heldBackGraceMs` are released (it was a manual edit or a lost order), except on listings
+ *    a pusher holds right now (the next reconciliation takes those);
+ * 2. every pushable listing is planned again (a missed change, a rule edit: anything whose
  *    desired quantity differs is queued);
- * 2. units held back as "sold on the platform, not imported" whose orders never came within
- *    `heldBackGraceMs` are released (it was a manual edit or a lost order);
  * 3. where the platform can read stock back, every pushed listing is compared with what the
  *    platform should show now (our last push minus the sales imported since). A difference is
  *    drift (a manual edit, a lost push, another app): recorded on the listing, counted on the
@@ -40,7 +41,6 @@ export async function reconcileShop(
 ): Promise<ReconcileReport> {
   const report: ReconcileReport = { shopId: shop.id, planned: 0, read: 0, drifted: 0, expiredHeldBack: 0 };
   if (!shop.push.enabled) return report;
-  report.planned = await planShop(inv, shop);
   // Held-back units whose orders arrived are no longer outstanding: counted before the grace.
   await foldOwnSales({ query: (q) => inv.statement(q) }, null, { limit: 100_000 });
   const [expired] = await inv.transaction((tx) =>
@@ -49,6 +49,8 @@ export async function reconcileShop(
         SELECT p.listing_id, p.held_back, p.given_back FROM stock_push p JOIN listing l ON l.id = p.listing_id
         WHERE l.shop_id = ${shop.id} AND p.held_back + p.given_back > 0 AND p.held_back_at IS NOT NULL
           AND p.held_back_at < now() - ${options.heldBackGraceMs} * interval '1 millisecond'
+          -- A pusher's claim is left alone: its result replaces held_back when it lands.
+          AND (p.claimed_until IS NULL OR p.claimed_until < now())
         FOR UPDATE OF p
       ), x AS (
         UPDATE stock_push p SET own_since_push = p.own_since_push + old.held_back - old.given_back,
@@ -60,6 +62,9 @@ export async function reconcileShop(
       ) SELECT SUM(n)::int AS n FROM x`),
   );
   report.expiredHeldBack = expired?.n ?? 0;
+  // Planned after the expiry: a listing that was marked pending first could be claimed by its
+  // pusher between the two, and the push's hold would then be recorded over the expiry.
+  report.planned = await planShop(inv, shop);
   const readStock = sc.connector.readStock?.bind(sc.connector);
   if (!sc.registered.descriptor.capabilities.readStock || !readStock) return report;
   const batch = Math.max(1, sc.connector.limits.maxStockBatch);
