@@ -212,13 +212,14 @@ export async function claimHints(
     SELECT id::text AS id, refetch_order_id AS "platformOrderId", attempts FROM claimed ORDER BY claimed.id`);
 }
 
-/** Due re-fetch hints of one shop, counted up to `atMost`. */
+/** Due re-fetch hints of one shop, counted up to `atMost`; none while the shop is paused. */
 export async function dueHints(tx: Pick<Tx, 'query'>, shopId: string, atMost: number): Promise<number> {
   const [row] = await tx.query<{ n: number }>(sql`
     SELECT count(*)::int AS n FROM (
       SELECT 1 FROM inbox_event
       WHERE status = 'pending' AND refetch_order_id IS NOT NULL AND next_attempt_at <= now()
         AND shop_id = ${shopId}
+        AND NOT EXISTS (SELECT 1 FROM shop s WHERE s.id = ${shopId} AND s.paused_at IS NOT NULL)
       LIMIT ${atMost}) h`);
   return row?.n ?? 0;
 }

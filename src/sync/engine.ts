@@ -195,8 +195,8 @@ export class SyncEngine {
 
   private async push(sc: ShopConnector, gate: ShopGate, log: Logger): Promise<boolean> {
     const shopId = sc.shop.id;
+    // A paused shop's round claims nothing (see pushShop): no round trip of its own to ask.
     if (!this.leases.holds(shopId) || gate.waitMs() > 0) return false;
-    if (await pauseState(this.inv, shopId)) return false;
     const r = await pushShop(this.inv, sc, gate, {
       maxAttempts: this.sync.pushMaxAttempts,
       holds: () => this.leases.holds(shopId),
@@ -248,8 +248,8 @@ export class SyncEngine {
   /** One step of the shop's re-fetch hint resolver (see hints.ts). */
   private async hintStep(sc: ShopConnector, gate: ShopGate, log: Logger): Promise<HintStep['mode']> {
     const shopId = sc.shop.id;
+    // A paused shop has no due hints (see dueHints), so its step is idle.
     if (!this.leases.holds(shopId) || gate.waitMs() > 0) return 'idle';
-    if (await pauseState(this.inv, shopId)) return 'idle';
     const step = await hintStep(this.orders, sc, gate, () => this.pull(shopId, { skipOverlap: true }));
     const r = step.report;
     if (r && (r.parked > 0 || r.retried > 0)) log.warn({ mode: step.mode, ...r }, 're-fetch hints failed');
@@ -260,8 +260,8 @@ export class SyncEngine {
   private async pullNow(shopId: string, options: { skipOverlap?: boolean }): Promise<void> {
     const sc = this.connectors.get(shopId);
     const gate = this.gates.get(shopId);
+    // A paused shop is not pulled (see pullShop).
     if (!sc || !gate || !this.leases.holds(shopId) || gate.waitMs() > 0) return;
-    if (await pauseState(this.inv, shopId)) return;
     const log = this.log.child({ shop: shopId, job: 'pull' });
     const started = Date.now();
     const r = await pullShop(this.inv, this.orders, sc, {

@@ -36,6 +36,7 @@ export interface PullReport {
  * Each page also settles the pending re-fetch hints of its orders that arrived before the pull
  * started (the page read them after the hint), and the caught-up page every hint that arrived
  * before the pull started less the connector's lag: they need no read of their own.
+ * A paused shop is not pulled (nothing read, an empty report).
  */
 export async function pullShop(
   inv: Inventory,
@@ -54,10 +55,12 @@ export async function pullShop(
   const report: PullReport = { shopId, pages: 0, orders: 0, rejects: 0, hintsSettled: 0, caughtUp: false };
   // The database's time now: every page is read after it, so it settles the re-fetch hints
   // received before it of the orders the page holds.
-  const [row] = await inv.statement<{ pull_cursor: string | null; started: string }>(
-    sql`SELECT pull_cursor, to_json(now())#>>'{}' AS started FROM shop WHERE id = ${shopId}`,
+  const [row] = await inv.statement<{ pull_cursor: string | null; started: string; paused: boolean }>(
+    sql`SELECT pull_cursor, to_json(now())#>>'{}' AS started, paused_at IS NOT NULL AS paused
+        FROM shop WHERE id = ${shopId}`,
   );
   if (!row) throw new Error(`shop ${shopId} is not registered`);
+  if (row.paused) return report;
   try {
     const pages = sc.connector.pullOrders(row.pull_cursor, {
       signal: options.signal,

@@ -74,6 +74,7 @@ interface Claimed {
 /** How long a claimed row stays hidden from other pushers (a crashed pusher's rows come back). */
 const PUSH_LEASE_MS = 60_000;
 
+/** One pusher round of a shop: claims its due rows (none while the shop is paused) and sends them. */
 export async function pushShop(
   inv: Inventory,
   sc: ShopConnector,
@@ -142,6 +143,8 @@ async function claim(inv: Inventory, shopId: string, limit: number): Promise<Cla
                                THEN (s.shows - p2.desired)::float8 / (p2.desired + 1) ELSE 0 END AS r) u
         WHERE l.shop_id = ${shopId} AND p2.status = 'pending' AND p2.next_attempt_at <= now()
           AND (p2.claimed_until IS NULL OR p2.claimed_until < now()) AND NOT l.push_excluded
+          -- A paused shop claims nothing (checked here, not in a round trip of its own).
+          AND NOT EXISTS (SELECT 1 FROM shop s WHERE s.id = ${shopId} AND s.paused_at IS NOT NULL)
         ORDER BY COALESCE(EXTRACT(EPOCH FROM now() - p2.pending_since), 0)
                    + LEAST(${PUSH_URGENCY_S}, 3 * u.r) DESC,
                  u.r DESC, p2.pending_since NULLS LAST, p2.desired_at
