@@ -47,7 +47,7 @@ import { migrate } from '../../../src/db/migrate.js';
 import { freePort } from '../../support/e2e.js';
 import { type BaselineResult, copyCatalog, loadTemplates, runBaseline } from './baseline.js';
 import { type CatalogPlan, planCatalog, seedCatalog, WAREHOUSE } from './catalog.js';
-import { cpuSeconds, runQueueSeconds, startDaemonProcess } from './daemon-process.js';
+import { buildDaemon, cpuSeconds, runQueueSeconds, startDaemonProcess } from './daemon-process.js';
 import { type Backlog, type DriveResult, drive } from './driver.js';
 import { analyseRun, percentiles, type RunMetrics, type TableWrites, tableWrites } from './metrics.js';
 import { type Profile, profileSeconds } from './profile.js';
@@ -245,7 +245,7 @@ interface RunOutcome {
 
 const ADAPTIVE_BUFFER = { mode: 'adaptive', windowMinutes: 1, minLatencyMs: 2000, maxUnits: 50 } as const;
 
-async function runOnce(kind: DbKind, o: Options, variant: Variant): Promise<RunOutcome> {
+async function runOnce(kind: DbKind, o: Options, variant: Variant, main: string): Promise<RunOutcome> {
   const rate = o.rate ?? TARGET_RATE[kind];
   const profile: Profile = {
     peak: rate,
@@ -324,6 +324,7 @@ async function runOnce(kind: DbKind, o: Options, variant: Variant): Promise<RunO
       configFile: join(results, `peak-${kind}-${variant.name}-config.json`),
       logFile: join(results, `peak-${kind}-${variant.name}-daemon.log`),
       port,
+      main,
       ...(profDir ? { cpuProfDir: profDir } : {}),
     });
     let exitCode: number | null = null;
@@ -759,6 +760,9 @@ export async function runPeak(argv: string[]): Promise<number> {
     `双11 peak profile: ${o.normal} s normal, ${o.ramp} s ramp, ${o.duration} s sustained; node ${process.version}, ` +
       `${cpus().length} x ${cpus()[0]?.model ?? '?'}, load average ${loadavg()[0]!.toFixed(2)}`,
   );
+  // The daemon as it is deployed: compiled, not through tsx (see daemon-process.ts).
+  process.stderr.write('building the daemon (tsc -p tsconfig.build.json) into bench-results/daemon-build\n');
+  const main = buildDaemon('bench-results/daemon-build');
   const reports: DbReport[] = [];
   for (const kind of o.dbs) {
     if (kind === 'postgres') {
@@ -808,7 +812,7 @@ export async function runPeak(argv: string[]): Promise<number> {
       console.error('nothing to run (see --runs and the durations)');
       return 2;
     }
-    for (const v of variants) runs.push(await runOnce(kind, o, v));
+    for (const v of variants) runs.push(await runOnce(kind, o, v, main));
     const report = summarise(kind, o, runs, { before: loadBefore, after: loadavg()[0]! }, startedAt);
     const file = join('bench-results', `peak-${kind}.json`);
     writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
