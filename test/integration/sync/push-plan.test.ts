@@ -32,6 +32,14 @@ async function row(listingId: number) {
   return r;
 }
 
+/** What the pusher records when a push of the quantity wanted lands (see recordSuccesses). */
+async function pushLanded(listingId: number): Promise<void> {
+  await f.t.db.withSession((s) =>
+    s.query(`UPDATE stock_push SET pushed = desired, own_since_push = 0, status = 'synced', pending_since = NULL
+             WHERE listing_id = ${listingId}`),
+  );
+}
+
 async function listing(shopId: string, item: string, sku: string, extra: object = {}): Promise<number> {
   const { listingId } = await f.orders.putListing({
     shopId,
@@ -214,12 +222,7 @@ describe('push planner', () => {
     const here = await listing(SHOP.id, 'I-MUG', 'MUG');
     await listing('douyin-main', 'D-MUG', 'MUG');
     await plan();
-    // What the pusher records when a push lands (see recordSuccesses).
-    const landed = () =>
-      f.t.db.withSession((s) =>
-        s.query(`UPDATE stock_push SET pushed = desired, own_since_push = 0, status = 'synced', pending_since = NULL
-                 WHERE listing_id = ${here}`),
-      );
+    const landed = () => pushLanded(here);
     await landed();
     expect(await row(here)).toMatchObject({ desired: 20, status: 'synced', own_since_push: 0 });
     const line = (item: string) => [{ lineId: 'L1', platformItemId: item, quantity: 2, unitListPrice: 100 }];
@@ -251,11 +254,7 @@ describe('push planner', () => {
     const here = await listing(CREATED.id, 'C-JAR', 'JAR');
     await listing('douyin-main', 'D-JAR', 'JAR');
     await plan();
-    const landed = () =>
-      f.t.db.withSession((s) =>
-        s.query(`UPDATE stock_push SET pushed = desired, own_since_push = 0, status = 'synced', pending_since = NULL
-                 WHERE listing_id = ${here}`),
-      );
+    const landed = () => pushLanded(here);
     await landed();
     const line = (item: string) => [{ lineId: 'L1', platformItemId: item, quantity: 2, unitListPrice: 100 }];
     // Another channel sells 2 (pushed: 18) ...
