@@ -113,7 +113,10 @@ export function mutateJson(
   });
 }
 
-function applyMutation(root: unknown, m: Mutation): unknown {
+function applyMutation(root: unknown, mutation: Mutation): unknown {
+  // A copy of the value: fast-check may hand the same object to two mutations (shrinking does),
+  // and inserting it twice, once inside itself, made a cycle JSON cannot encode.
+  const m = { ...mutation, value: structuredClone(mutation.value) };
   const slots: { parent: Record<string, unknown> | unknown[]; key: string | number }[] = [];
   const containers: (Record<string, unknown> | unknown[])[] = [];
   const stack: unknown[] = [root];
