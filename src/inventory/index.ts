@@ -30,6 +30,11 @@ export interface Inventory {
   transaction<T>(fn: (tx: Tx) => Promise<T>, options?: { priority?: number }): Promise<T>;
   /** Runs one statement as a transaction of its own: one round trip, same queue and retries. */
   statement<T>(q: SqlQuery, options?: { priority?: number }): Promise<T[]>;
+  /**
+   * `statement` as a query port: for code written against a `Tx` (`Pick<Tx, 'query'>`) that can
+   * also run outside one, each of its queries then a transaction of its own.
+   */
+  readonly autocommit: Pick<Tx, 'query'>;
 }
 
 export interface InventoryOptions extends TxRunnerOptions {
@@ -52,5 +57,6 @@ export function createInventory(db: Db, options: InventoryOptions = {}): Invento
     idle: () => tx.onIdle(),
     transaction: (fn, options) => tx.run(fn, options),
     statement: (q, options) => tx.single(q, options),
+    autocommit: { query: (q) => tx.single(q) },
   };
 }

@@ -495,7 +495,7 @@ export class Orders {
 
   /** Due re-fetch hints of a shop, counted up to `atMost` (one statement, one round trip). */
   dueHints(shopId: string, atMost: number): Promise<number> {
-    return dueHints({ query: (q) => this.inv.statement(q) }, shopId, atMost);
+    return dueHints(this.inv.autocommit, shopId, atMost);
   }
 
   /**

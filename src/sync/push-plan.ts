@@ -38,7 +38,7 @@ export async function planPushes(
 ): Promise<PlanReport> {
   // Keeps the own-sales log short (the pusher folds the listings it pushes; this, the rest).
   // One statement, so no BEGIN and COMMIT around it.
-  await foldOwnSales({ query: (q) => inv.statement(q) }, null);
+  await foldOwnSales(inv.autocommit, null);
   return inv.transaction(async (tx) => {
     // Marks are a log (one per change): several of one SKU are planned once.
     const dirty = await tx.query<{ sku_id: number; marked_at: Date | string }>(sql`
