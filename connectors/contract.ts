@@ -537,6 +537,16 @@ export interface Connector {
    */
   pushStock(updates: readonly StockUpdate[]): Promise<PushResult[]>;
 
+  /**
+   * Which updates can share one request, for platforms whose batch call is per product (Taobao's
+   * item, Douyin's product): updates with the same key go in one request, up to
+   * `limits.maxStockBatch`. The pusher sends `pushStock` one such group at a time, so one call
+   * through the shop's gate is one request to the platform (two with a read before it), and the
+   * rate limit counts what the platform counts. Absent: any updates can share a request
+   * (Shopify, WooCommerce).
+   */
+  stockBatchKey?(listing: ListingRef): string;
+
   /** Reads current platform quantities (after a compare mismatch). Present if `capabilities.readStock`. */
   readStock?(listings: readonly ListingRef[]): Promise<StockReading[]>;
 

@@ -57,12 +57,19 @@ export type DouyinConfigInput = z.input<typeof douyinConfigSchema>;
 export type DouyinConfig = z.output<typeof douyinConfigSchema>;
 
 /**
+ * Most SKUs in one `sku.syncStockBatch` call. Doudian documents no cap [U]; 50 covers the SKUs
+ * of almost any product in one request and keeps an all-or-nothing refusal cheap to split.
+ */
+export const MAX_SKUS_PER_BATCH = 50;
+
+/**
  * Default limits. Doudian sets per-app, per-API QPS in its console (no public bucket) [U]; these
- * are conservative. `sku.syncStock` sets one SKU per call, so a stock "batch" is one update.
+ * are conservative. A stock batch is the SKUs of one product (`sku.syncStockBatch`; the
+ * connector's `stockBatchKey`).
  */
 export const DOUYIN_LIMITS: RateLimitSpec = {
   concurrency: 2,
   intervalCap: 10,
   intervalMs: 1000,
-  maxStockBatch: 1,
+  maxStockBatch: MAX_SKUS_PER_BATCH,
 };

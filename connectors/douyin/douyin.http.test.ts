@@ -12,6 +12,7 @@ import {
   type Connector,
   ConnectorConfigError,
   type OrderPage,
+  type PushResult,
   RateLimitedError,
   RefreshTokenError,
   RetryableError,
@@ -345,38 +346,92 @@ describe('error table', () => {
 });
 
 describe('stock push', () => {
-  it('sets absolute stock per SKU with bare int64 ids; one bad SKU fails alone', async () => {
-    const bodies: string[] = [];
-    const capture = (b: unknown) => {
-      bodies.push(typeof b === 'string' ? b : JSON.stringify(b));
-      return true;
-    };
+  const P1 = '3473196049974326307';
+  const P2 = '3473196049974327307';
+  const bodies: string[] = [];
+  const capture = (b: unknown) => {
+    bodies.push(typeof b === 'string' ? b : JSON.stringify(b));
+    return true;
+  };
+  const outcome = (results: PushResult[]) =>
+    results.map((r) => (r.status === 'failed' ? r.action : r.status));
+
+  it("sets one product's SKUs in one sku.syncStockBatch call, a lone SKU with sku.syncStock", async () => {
+    bodies.length = 0;
     const scope = nock(GW)
-      .post('/sku/syncStock', capture)
-      .query((q) => q.method === 'sku.syncStock')
+      .post('/sku/syncStockBatch', capture)
+      .query((q) => q.method === 'sku.syncStockBatch')
       .reply(200, ok({}))
       .post('/sku/syncStock', capture)
+      .query((q) => q.method === 'sku.syncStock')
+      .reply(200, ok({}));
+    const results = await connector().pushStock([
+      { listing: { listingId: `${P1}:1730000000000` }, quantity: 4 },
+      { listing: { listingId: `${P2}:1730000000100` }, quantity: 7 },
+      { listing: { listingId: 'nope' }, quantity: 1 },
+      { listing: { listingId: `${P1}:1730000000001` }, quantity: 0 },
+    ]);
+    expect(scope.isDone()).toBe(true);
+    expect(outcome(results)).toEqual(['ok', 'ok', 'config_error', 'ok']);
+    expect(results[3]).toMatchObject({ status: 'ok', quantity: 0 });
+    // nock hands a parsed body back re-serialised; the raw text is checked through the sign in the sandbox tests.
+    const batch = JSON.parse(bodies[0]!) as Record<string, unknown>;
+    expect(batch).toMatchObject({ incremental: false });
+    expect((batch.sku_sync_list as { stock_num: number }[]).map((x) => x.stock_num)).toEqual([4, 0]);
+    expect(bodies[1]).toContain('"stock_num":7');
+  });
+
+  it('a refused batch (all or nothing) is sent again SKU by SKU: one bad SKU fails alone', async () => {
+    const scope = nock(GW)
+      .post('/sku/syncStockBatch')
       .query(true)
       .reply(200, fail(50002, 'isv.business-failed:sku-not-exist'))
-      .post('/sku/syncStock', capture)
+      .post('/sku/syncStock')
+      .query(true)
+      .reply(200, ok({}))
+      .post('/sku/syncStock')
+      .query(true)
+      .reply(200, fail(50002, 'isv.business-failed:sku-not-exist'))
+      .post('/sku/syncStock')
       .query(true)
       .reply(200, fail(30001, 'isv.access-token-expired'));
     const results = await connector().pushStock([
-      { listing: { listingId: '3473196049974326307:1730000000000' }, quantity: 4 },
-      { listing: { listingId: '3473196049974326307:1' }, quantity: 1 },
-      { listing: { listingId: 'nope' }, quantity: 1 },
-      { listing: { listingId: '3473196049974326307:1730000000001' }, quantity: 0 },
+      { listing: { listingId: `${P1}:1730000000000` }, quantity: 4 },
+      { listing: { listingId: `${P1}:1` }, quantity: 1 },
+      { listing: { listingId: `${P1}:1730000000001` }, quantity: 0 },
     ]);
     expect(scope.isDone()).toBe(true);
-    expect(results.map((r) => (r.status === 'failed' ? r.action : r.status))).toEqual([
-      'ok',
-      'config_error',
-      'config_error',
-      'refresh_token',
+    expect(outcome(results)).toEqual(['ok', 'config_error', 'refresh_token']);
+  });
+
+  it('a later request failing as a whole marks its items; a SKU given twice goes alone', async () => {
+    const scope = nock(GW)
+      .post('/sku/syncStockBatch')
+      .query(true)
+      .reply(200, ok({}))
+      .post('/sku/syncStockBatch')
+      .query(true)
+      .reply(200, fail(50001, 'isv.app-qps-limit'))
+      .post('/sku/syncStock')
+      .query(true)
+      .reply(200, ok({}));
+    const results = await connector().pushStock([
+      { listing: { listingId: `${P1}:11` }, quantity: 1 },
+      { listing: { listingId: `${P1}:12` }, quantity: 2 },
+      { listing: { listingId: `${P2}:21` }, quantity: 3 },
+      { listing: { listingId: `${P2}:22` }, quantity: 4 },
+      { listing: { listingId: `${P1}:11` }, quantity: 5 },
     ]);
-    // nock hands a parsed body back re-serialised; the raw text is checked through the sign in the sandbox tests.
-    expect(bodies[0]).toContain('"incremental":false');
-    expect(bodies[0]).toContain('"stock_num":4');
+    expect(scope.isDone()).toBe(true);
+    expect(outcome(results)).toEqual(['ok', 'ok', 'rate_limited', 'rate_limited', 'ok']);
+  });
+
+  it("keys stock batches by product, so the pusher sends one product's SKUs per request", () => {
+    const c = connector();
+    expect(c.stockBatchKey!({ listingId: `${P1}:11` })).toBe(P1);
+    expect(c.stockBatchKey!({ listingId: `${P1}:12` })).toBe(P1);
+    expect(c.stockBatchKey!({ listingId: `${P2}:11` })).toBe(P2);
+    expect(c.stockBatchKey!({ listingId: 'nope' })).not.toBe(c.stockBatchKey!({ listingId: 'nope2' }));
   });
 
   it('throws when the first call fails as a whole (nothing applied)', async () => {

@@ -157,6 +157,42 @@ describe('douyin connector against the sandbox', () => {
     expect(a!.listingId.split(':')[0]!.length).toBe(19);
   });
 
+  it("sets one product's SKUs in one batch call; a batch with an unknown SKU applies nothing and is split", async () => {
+    const mc = manualClock();
+    const s = await sandbox({ now: mc.nowMs });
+    const c = connect(s, mc.clock);
+    const [a, b, third] = s.listings();
+    const product = a!.listingId.split(':')[0]!;
+    expect(third!.listingId.split(':')[0]).toBe(product);
+    const ok = await c.pushStock([
+      { listing: { listingId: a!.listingId }, quantity: 5 },
+      { listing: { listingId: b!.listingId }, quantity: 6 },
+      { listing: { listingId: third!.listingId }, quantity: 0 },
+    ]);
+    expect(ok.map((r) => r.status)).toEqual(['ok', 'ok', 'ok']);
+    expect(s.calls.map((x) => x.method)).toEqual(['sku.syncStockBatch']);
+    expect([a, b, third].map((l) => s.quantity(l!.listingId))).toEqual([5, 6, 0]);
+
+    s.calls.length = 0;
+    const split = await c.pushStock([
+      { listing: { listingId: a!.listingId }, quantity: 8 },
+      { listing: { listingId: `${product}:1` }, quantity: 3 },
+      { listing: { listingId: b!.listingId }, quantity: 9 },
+    ]);
+    expect(split.map((r) => r.status)).toEqual(['ok', 'failed', 'ok']);
+    expect(split[1]).toMatchObject({
+      action: 'config_error',
+      code: '50002|isv.business-failed:sku-not-exist',
+    });
+    expect(s.calls.map((x) => [x.method, x.subCode])).toEqual([
+      ['sku.syncStockBatch', 'isv.business-failed:sku-not-exist'],
+      ['sku.syncStock', undefined],
+      ['sku.syncStock', 'isv.business-failed:sku-not-exist'],
+      ['sku.syncStock', undefined],
+    ]);
+    expect([a, b].map((l) => s.quantity(l!.listingId))).toEqual([8, 9]);
+  });
+
   it('reads back pushed stock with sku.list, and a sale taken on the platform', async () => {
     const mc = manualClock();
     const s = await sandbox({ now: mc.nowMs });

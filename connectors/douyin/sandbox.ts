@@ -11,7 +11,8 @@
  *
  * Served methods: `order.searchList` (update_time window <= 1 h, page from 0, size <= 100,
  * order_by/order_asc, full shop orders with SKU orders), `order.orderDetail`, `sku.syncStock`
- * (absolute, or incremental with `idempotent_id`), `sku.list` (a product's SKUs with their
+ * and `sku.syncStockBatch` (absolute, or incremental with `idempotent_id`; a batch is one
+ * product's SKUs, all or nothing), `sku.list` (a product's SKUs with their
  * current `stock_num`, `data` an array), `order.logisticsAdd`. Orders carry per-SKU
  * shop / platform / 达人 / payment-channel discounts, 改价, FREE gift lines, partial shipments,
  * cancellations and after-sales. Push messages are POSTed to `webhookUrl` signed with
@@ -135,6 +136,7 @@ const METHODS = new Set([
   'order.searchList',
   'order.orderDetail',
   'sku.syncStock',
+  'sku.syncStockBatch',
   'sku.list',
   'order.logisticsAdd',
 ]);
@@ -560,6 +562,8 @@ export class DouyinSandbox {
         return { shop_order_detail: this.shopOrderJson(this.orderOf(p.shop_order_id)) };
       case 'sku.syncStock':
         return this.syncStock(p);
+      case 'sku.syncStockBatch':
+        return this.syncStockBatch(p);
       case 'sku.list':
         return this.skuList(p);
       default:
@@ -651,6 +655,46 @@ export class DouyinSandbox {
     this.stock.set(key, next);
     this.pushes.push({ productId, skuId, quantity: next, at: this.opts.now() });
     return { sku_id: skuId, stock_num: next };
+  }
+
+  /**
+   * `sku.syncStockBatch`: SKUs of one product, all or nothing (one bad SKU refuses the request
+   * and nothing is applied, as Doudian's SDK documents). Answers an empty `data`.
+   */
+  private syncStockBatch(p: Record<string, unknown>): Record<string, unknown> {
+    const productId = bigText(p.product_id);
+    if (!productId) throw this.invalid('product_id', 'product_id is required');
+    const list = p.sku_sync_list;
+    if (!Array.isArray(list) || list.length === 0)
+      throw this.invalid('sku_sync_list', 'sku_sync_list must list at least one SKU');
+    const incremental = p.incremental === true;
+    if (incremental && typeof p.idempotent_id !== 'string') {
+      throw this.invalid('idempotent_id', 'idempotent_id is required when incremental=true');
+    }
+    if (incremental && this.idempotent.has(String(p.idempotent_id))) return {};
+    const next = new Map<string, number>();
+    for (const item of list as Record<string, unknown>[]) {
+      const skuId = bigText(item?.sku_id);
+      if (!skuId) throw this.invalid('sku_id', 'every sku_sync_list item needs a sku_id');
+      const stockNum = item.stock_num ?? 0;
+      if (typeof stockNum !== 'number' || !Number.isInteger(stockNum))
+        throw this.invalid('stock_num', 'stock_num must be an integer');
+      const key = `${productId}:${skuId}`;
+      if (!this.stock.has(key)) {
+        throw new Fault(50002, '业务处理失败', 'isv.business-failed:sku-not-exist', `SKU ${skuId} 不存在`);
+      }
+      if (next.has(key)) throw this.invalid('sku_sync_list', `SKU ${skuId} is listed twice`);
+      const value = incremental ? (this.stock.get(key) ?? 0) + stockNum : stockNum;
+      if (value < 0) throw this.invalid('stock_num', 'stock would drop below 0');
+      next.set(key, value);
+    }
+    if (incremental) this.idempotent.add(String(p.idempotent_id));
+    for (const [key, value] of next) {
+      this.stock.set(key, value);
+      const skuId = key.slice(productId.length + 1);
+      this.pushes.push({ productId, skuId, quantity: value, at: this.opts.now() });
+    }
+    return {};
   }
 
   /** Every SKU of one product (by `product_id` or `out_product_id`), as `data` array items. */

@@ -1,12 +1,19 @@
 /**
- * Stock push with `sku.syncStock` (notes §5.4 [V]): absolute quantities (`incremental=false`, so
- * no `idempotent_id` is needed), one SKU per call (the API has no batch form), `stock_num` may
- * be 0, no `out_warehouse_id` (normal stock).
+ * Stock push (notes §5.4 [V]): absolute quantities (`incremental=false`, so no `idempotent_id`
+ * is needed), `stock_num` may be 0, no `out_warehouse_id` (normal stock).
+ *
+ * SKUs of one product go together in `sku.syncStockBatch` (`product_id`, `sku_sync_list` of
+ * `{sku_id, stock_num}`; the official SDK's request struct [V]). The call is all or nothing: one
+ * bad SKU fails the whole request and nothing is applied (the SDK's field comment [V]). So when a
+ * batch is refused for a business reason (`isv.*`), its SKUs are sent again one by one with
+ * `sku.syncStock` and each gets its own result (at most n+1 calls for a batch of n). A single
+ * SKU, and a SKU given twice in one call, goes through `sku.syncStock`. At most
+ * {@link MAX_SKUS_PER_BATCH} SKUs per request (Doudian documents no cap [U]).
  *
  * Listing ids: `<product_id>:<sku_id>` (both numeric, sent as JSON integers: the SDK types them
- * int64). A malformed id or quantity fails alone without a call. A business refusal of one SKU
- * (`isv.*`) fails that item only; a whole-call failure (token, throttle, network) of the first
- * call throws (nothing applied), of a later call marks that item `failed` with the error's action.
+ * int64). A malformed id or quantity fails alone without a call. A whole-call failure (token,
+ * throttle, network) of the first request throws (nothing applied); of a later request marks
+ * its items `failed` with the error's action.
  *
  * Stock read with `sku.list` (request `product_id` [V: SDK struct]; `data` is the array of the
  * product's SKUs, each with `id`, `sku_type` and `stock_num` [V: SDK response struct; a
@@ -21,57 +28,113 @@ import {
   type StockUpdate,
 } from '../contract.js';
 import { type DoudianClient, idText } from './client.js';
+import { MAX_SKUS_PER_BATCH } from './config.js';
 
 const LISTING_RE = /^(\d{1,20}):(\d{1,20})$/;
 
 const badListingId = (l: ListingRef) =>
   `listing id must be <product_id>:<sku_id>, got ${JSON.stringify(l.listingId)}`;
 
+/** The product of a listing id: the key of the SKUs one `sku.syncStockBatch` call can carry. */
+export function doudianStockBatchKey(listing: ListingRef): string {
+  const m = LISTING_RE.exec(listing.listingId);
+  return m ? m[1]! : `?${listing.listingId}`;
+}
+
+interface Prepared {
+  index: number;
+  update: StockUpdate;
+  productId: string;
+  skuId: string;
+}
+
 export async function pushDoudianStock(
   client: DoudianClient,
   updates: readonly StockUpdate[],
 ): Promise<PushResult[]> {
-  const results: PushResult[] = [];
-  let sent = 0;
-  for (const update of updates) {
+  const results: (PushResult | undefined)[] = updates.map(() => undefined);
+  const byProduct = new Map<string, Prepared[]>();
+  const alone: Prepared[] = [];
+  updates.forEach((update, index) => {
     const m = LISTING_RE.exec(update.listing.listingId);
     if (!m || !Number.isInteger(update.quantity) || update.quantity < 0) {
-      results.push({
+      results[index] = {
         listing: update.listing,
         status: 'failed',
         action: 'config_error',
         message: m
           ? `quantity must be a whole number >= 0, got ${update.quantity}`
           : badListingId(update.listing),
-      });
-      continue;
+      };
+      return;
     }
+    const p: Prepared = { index, update, productId: m[1]!, skuId: m[2]! };
+    const group = byProduct.get(p.productId) ?? [];
+    // A SKU given twice goes alone, after the batch: one request never sets one SKU twice.
+    if (group.some((g) => g.skuId === p.skuId)) alone.push(p);
+    else group.push(p);
+    byProduct.set(p.productId, group);
+  });
+  const requests: Prepared[][] = [];
+  for (const group of byProduct.values())
+    for (let i = 0; i < group.length; i += MAX_SKUS_PER_BATCH)
+      requests.push(group.slice(i, i + MAX_SKUS_PER_BATCH));
+  for (const p of alone) requests.push([p]);
+
+  let sent = 0;
+  // One request; false when it failed as a whole for a business reason (a batch is then re-sent
+  // one by one). A whole-call failure of the first request throws; of a later one, marks its items.
+  const send = async (items: Prepared[], method: string, params: Record<string, unknown>) => {
     const first = sent === 0;
     sent++;
     try {
-      await client.call('sku.syncStock', {
-        product_id: BigInt(m[1]!),
-        sku_id: BigInt(m[2]!),
-        stock_num: update.quantity,
-        incremental: false,
-      });
-      results.push({ listing: update.listing, status: 'ok', quantity: update.quantity });
+      await client.call(method, params);
+      for (const p of items)
+        results[p.index] = { listing: p.update.listing, status: 'ok', quantity: p.update.quantity };
+      return true;
     } catch (err) {
       if (!(err instanceof ConnectorError)) throw err;
       const itemLevel =
         /\|isv\./.test(err.code ?? '') && err.action !== 'refresh_token' && err.action !== 'rate_limited';
+      if (itemLevel && items.length > 1) return false;
       if (first && !itemLevel) throw err;
-      results.push({
-        listing: update.listing,
-        status: 'failed',
-        action: err.action,
-        ...(err.code ? { code: err.code } : {}),
-        ...(err.action === 'rate_limited' ? { retryAfterMs: (err as RateLimitedError).retryAfterMs } : {}),
-        message: err.message,
-      });
+      for (const p of items) results[p.index] = failed(p.update.listing, err);
+      return true;
     }
+  };
+  const single = (p: Prepared) =>
+    send([p], 'sku.syncStock', {
+      product_id: BigInt(p.productId),
+      sku_id: BigInt(p.skuId),
+      stock_num: p.update.quantity,
+      incremental: false,
+    });
+  for (const items of requests) {
+    if (items.length === 1) {
+      await single(items[0]!);
+      continue;
+    }
+    const applied = await send(items, 'sku.syncStockBatch', {
+      product_id: BigInt(items[0]!.productId),
+      incremental: false,
+      sku_sync_list: items.map((p) => ({ sku_id: BigInt(p.skuId), stock_num: p.update.quantity })),
+    });
+    if (!applied) for (const p of items) await single(p);
   }
-  return results;
+  return results.map(
+    (r, i) => r ?? { listing: updates[i]!.listing, status: 'failed', action: 'retry', message: 'not sent' },
+  );
+}
+
+function failed(listing: ListingRef, err: ConnectorError): PushResult {
+  return {
+    listing,
+    status: 'failed',
+    action: err.action,
+    ...(err.code ? { code: err.code } : {}),
+    ...(err.action === 'rate_limited' ? { retryAfterMs: (err as RateLimitedError).retryAfterMs } : {}),
+    message: err.message,
+  };
 }
 
 /**

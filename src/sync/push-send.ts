@@ -54,6 +54,8 @@ export interface PushOptions {
   maxAttempts: number;
   /** Rows per claim. Default: what the shop's rate limit sends in about 2 s (see claimSize). */
   limit?: number;
+  /** Platform requests per round. Default: about 2 s of the rate limit (see requestsPerRound). */
+  requests?: number;
   /** False once this replica no longer holds the shop: the rest of the claim is given back. */
   holds?: () => boolean;
 }
@@ -84,20 +86,23 @@ export async function pushShop(
   const shopId = sc.shop.id;
   const report: PushReport = { shopId, sent: 0, synced: 0, failed: 0, heldBack: 0 };
   const claimed = await claim(inv, shopId, options.limit ?? claimSize(sc.connector.limits));
-  const batch = Math.max(1, sc.connector.limits.maxStockBatch);
+  const batches = stockBatches(claimed, sc.connector);
+  // A round sends what the rate limit allows in about 2 s (see claimSize); the rest goes back
+  // at once, to be claimed again by urgency. Only keyed batches can fall short of full ones.
+  const rounds = Math.min(batches.length, options.requests ?? requestsPerRound(sc.connector.limits));
+  if (rounds < batches.length) await release(inv, batches.slice(rounds).flat(), 0);
   const caps = sc.registered.descriptor.capabilities;
-  for (let i = 0; i < claimed.length; i += batch) {
-    const rows = claimed.slice(i, i + batch);
+  for (let i = 0; i < rounds; i++) {
     if (options.holds && !options.holds()) {
-      await release(inv, claimed.slice(i), 0);
+      await release(inv, batches.slice(i, rounds).flat(), 0);
       break;
     }
     try {
-      await pushBatch(inv, sc, gate, rows, caps, options, report);
+      await pushBatch(inv, sc, gate, batches[i]!, caps, options, report);
       gate.succeeded();
     } catch (err) {
       // The whole call failed: nothing of this batch or the rest reached the platform.
-      const rest = claimed.slice(i);
+      const rest = batches.slice(i, rounds).flat();
       report.error = (err as Error).message;
       const { action, waitMs } = gate.failedWith(err);
       if (action === 'config_error' || action === 'refresh_token') report.pause = report.error;
@@ -109,11 +114,49 @@ export async function pushShop(
 }
 
 /**
+ * Splits claimed rows (most urgent first) into the batches `pushStock` gets, one platform
+ * request each: up to `maxStockBatch` rows, and, when the connector keys its batches
+ * (`stockBatchKey`: Taobao's item, Douyin's product), rows of one key only. Batches go in the
+ * order of their most urgent row.
+ */
+export function stockBatches<R extends { stock_ref: string; stock_location: string | null }>(
+  rows: readonly R[],
+  connector: Pick<ShopConnector['connector'], 'limits' | 'stockBatchKey'>,
+): R[][] {
+  const size = Math.max(1, connector.limits.maxStockBatch);
+  const keyOf = connector.stockBatchKey;
+  if (!keyOf) {
+    const out: R[][] = [];
+    for (let i = 0; i < rows.length; i += size) out.push(rows.slice(i, i + size));
+    return out;
+  }
+  const open = new Map<string, R[]>();
+  const out: R[][] = [];
+  for (const row of rows) {
+    const key = keyOf.call(connector, refOf(row));
+    let batch = open.get(key);
+    if (!batch || batch.length >= size) {
+      batch = [];
+      open.set(key, batch);
+      out.push(batch);
+    }
+    batch.push(row);
+  }
+  return out;
+}
+
+/** Platform requests one pusher round sends: about 2 s of the shop's rate limit, at least 1. */
+export function requestsPerRound(limits: RateLimitSpec): number {
+  return Math.max(1, Math.ceil(((limits.intervalCap * 1000) / Math.max(1, limits.intervalMs)) * 2));
+}
+
+/**
  * Rows one pusher round claims: what the shop's rate limit sends in about 2 s, at most 500. A
  * round reports its results when it ends, and a listing that changes meanwhile waits for the
- * next round, so a platform that takes one SKU per call (Douyin, 10 calls/s) works through its
+ * next round, so a platform that takes one SKU per call (JD, 10 calls/s) works through its
  * backlog 20 listings at a time, each time taking the most urgent first (see claim), instead of
- * spending 20 s or more on a claim of 200.
+ * spending 20 s or more on a claim of 200. Where batches are keyed (Douyin: one product per
+ * request) a claim can hold more rows than a round sends; the rest goes back at once.
  */
 export function claimSize(limits: RateLimitSpec): number {
   const perSecond = (limits.intervalCap * 1000) / Math.max(1, limits.intervalMs);
@@ -338,7 +381,8 @@ async function send(
   }
 }
 
-function refOf(r: Claimed): ListingRef {
+/** The platform's reference of a listing row. */
+export function refOf(r: Pick<Claimed, 'stock_ref' | 'stock_location'>): ListingRef {
   return r.stock_location
     ? { listingId: r.stock_ref, locationId: r.stock_location }
     : { listingId: r.stock_ref };

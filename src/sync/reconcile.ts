@@ -1,7 +1,9 @@
+import type { StockReading } from '../../connectors/contract.js';
 import { sql } from '../db/sql.js';
 import type { Inventory } from '../inventory/index.js';
 import { foldOwnSales } from './own-sales.js';
 import { type PlanShop, planShop } from './push-plan.js';
+import { refOf, stockBatches } from './push-send.js';
 import type { ShopConnector } from './shop-connectors.js';
 import { GATE_PRIORITY, type ShopGate } from './shop-gate.js';
 
@@ -42,7 +44,7 @@ export async function reconcileShop(
   const report: ReconcileReport = { shopId: shop.id, planned: 0, read: 0, drifted: 0, expiredHeldBack: 0 };
   if (!shop.push.enabled) return report;
   // Held-back units whose orders arrived are no longer outstanding: counted before the grace.
-  await foldOwnSales({ query: (q) => inv.statement(q) }, null, { limit: 100_000 });
+  await foldOwnSales(inv.autocommit, null, { limit: 100_000 });
   const [expired] = await inv.transaction((tx) =>
     tx.query<{ n: number | null }>(sql`
       WITH old AS (
@@ -73,13 +75,13 @@ export async function reconcileShop(
     for (;;) {
       // What the platform should show now: our last push minus the sales imported since (the
       // own-sales log folded first; a listing a pusher holds keeps its log, counted here too).
-      const rows = await inv.transaction(async (tx) => {
-        const page = await tx.query<{ listing_id: number }>(sql`
+      const page = await inv.transaction(async (tx) => {
+        const due = await tx.query<{ listing_id: number }>(sql`
           SELECT p.listing_id FROM stock_push p JOIN listing l ON l.id = p.listing_id
           WHERE l.shop_id = ${shop.id} AND p.listing_id > ${after} AND p.pushed IS NOT NULL
             AND l.stock_ref IS NOT NULL AND NOT l.push_excluded
           ORDER BY p.listing_id LIMIT ${batch}`);
-        const ids = page.map((r) => r.listing_id);
+        const ids = due.map((r) => r.listing_id);
         await foldOwnSales(tx, ids);
         return tx.query<{
           listing_id: number;
@@ -94,19 +96,17 @@ export async function reconcileShop(
           FROM stock_push p JOIN listing l ON l.id = p.listing_id
           WHERE p.listing_id = ANY(${ids}::int[]) ORDER BY p.listing_id`);
       });
-      if (rows.length === 0) break;
-      after = rows.at(-1)!.listing_id;
-      const readings = await gate.run(
-        () =>
-          readStock(
-            rows.map((r) =>
-              r.stock_location
-                ? { listingId: r.stock_ref, locationId: r.stock_location }
-                : { listingId: r.stock_ref },
-            ),
-          ),
-        GATE_PRIORITY.pull,
-      );
+      if (page.length === 0) break;
+      after = page.at(-1)!.listing_id;
+      // One read per request the platform counts: per product where the connector keys its
+      // batches (Douyin reads a product's SKUs in one call), else the whole page.
+      const parts = sc.connector.stockBatchKey ? stockBatches(page, sc.connector) : [page];
+      const rows = parts.flat();
+      const readings: StockReading[] = [];
+      for (const part of parts) {
+        const refs = part.map(refOf);
+        readings.push(...(await gate.run(() => readStock(refs), GATE_PRIORITY.pull)));
+      }
       report.read += rows.length;
       const ids: number[] = [];
       const quantities: number[] = [];

@@ -1,13 +1,15 @@
 /**
  * The order in which a pusher works through a backlog, on a platform that takes one SKU per
- * call (Douyin, 10 calls/s): a round claims about 2 s of calls (claimSize), most urgent first,
+ * call (JD, 10 calls/s): a round claims about 2 s of calls (claimSize), most urgent first,
  * so a listing sold out in the ledger and still shown for sale is pushed before listings that
- * merely gained stock, unless those have waited 30 s longer (its head start).
+ * merely gained stock, unless those have waited 30 s longer (its head start). On a platform
+ * whose batch call is per product (Douyin), a round sends one product's SKUs per request, the
+ * product of the most urgent listing first.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
 import { planPushes } from '../../src/sync/push-plan.js';
-import { claimSize, pushShop } from '../../src/sync/push-send.js';
+import { claimSize, pushShop, requestsPerRound } from '../../src/sync/push-send.js';
 import { createShopConnectors } from '../../src/sync/shop-connectors.js';
 import { ShopGate } from '../../src/sync/shop-gate.js';
 import { type Rig, startRig } from '../support/sync-rig.js';
@@ -23,7 +25,7 @@ afterEach(async () => {
 describe('pusher backlog order', () => {
   it('pushes the listings closest to selling out first, about 2 s of calls per round', async () => {
     rig = await startRig({
-      shops: [{ id: 'd', platform: 'douyin', webhooks: false }],
+      shops: [{ id: 'd', platform: 'jd', webhooks: false }],
       openingStock: 100,
       sync: { enabled: false },
     });
@@ -85,5 +87,72 @@ describe('pusher backlog order', () => {
     for (const sku of skus) {
       expect(rig.platformQuantity('d', sku)).toBe(sku === out ? 0 : sku === low ? 5 : 101);
     }
+  });
+  it("sends one product's SKUs per request on Douyin, the most urgent product first", async () => {
+    rig = await startRig({
+      shops: [{ id: 'd', platform: 'douyin', webhooks: false }],
+      openingStock: 100,
+      sync: { enabled: false },
+    });
+    const log = createLogger({ level: 'silent', pretty: false });
+    const sc = createShopConnectors(rig.config.shops, log, { now: () => new Date() }).get('d')!;
+    gate = new ShopGate('d', sc.connector.limits);
+    expect(requestsPerRound(sc.connector.limits)).toBe(20);
+    const plans = new Map(rig.config.shops.map((s) => [s.id, s]));
+    const plan = async () => {
+      while ((await planPushes(rig!.daemon.inventory, plans)).skus > 0);
+    };
+    const drain = async () => {
+      while ((await pushShop(rig!.daemon.inventory, sc, gate!, { maxAttempts: 8 })).sent > 0);
+    };
+    await plan();
+    await drain();
+    const session = rig.sessions.get('d')!;
+    const skus = [...rig.skus.keys()];
+    const productOf = (sku: string) => rig!.refs.get(`d:${sku}`)!.listingId.split(':')[0]!;
+    const products = new Set(skus.map(productOf));
+    expect(products.size).toBeGreaterThan(1);
+    expect(products.size).toBeLessThan(skus.length);
+
+    for (const sku of skus)
+      await rig.daemon.inventory.ledger.adjust({
+        key: `gain-${sku}`,
+        skuId: rig.skus.get(sku)!,
+        warehouseId: rig.warehouseId,
+        delta: 1,
+        reason: 'push order test',
+      });
+    const out = skus[skus.length - 1]!;
+    await rig.daemon.inventory.ledger.adjust({
+      key: `out-${out}`,
+      skuId: rig.skus.get(out)!,
+      warehouseId: rig.warehouseId,
+      delta: -101,
+      reason: 'push order test',
+    });
+    await plan();
+
+    // One request per round: the sold-out listing's product, every SKU of it, in one call.
+    let before = session.stockPushes().length;
+    const first = await pushShop(rig.daemon.inventory, sc, gate, { maxAttempts: 8, requests: 1 });
+    const mates = skus.filter((k) => productOf(k) === productOf(out));
+    expect(first.sent).toBe(mates.length);
+    const sent = session.stockPushes().slice(before);
+    expect(new Set(sent.map((p) => p.listing.listingId.split(':')[0]))).toEqual(new Set([productOf(out)]));
+    expect(rig.platformQuantity('d', out)).toBe(0);
+    // What that round claimed and did not send went back at once: the next round takes it.
+    before = session.stockPushes().length;
+    const second = await pushShop(rig.daemon.inventory, sc, gate, { maxAttempts: 8, requests: 1 });
+    expect(second.sent).toBeGreaterThan(0);
+    const next = new Set(
+      session
+        .stockPushes()
+        .slice(before)
+        .map((p) => p.listing.listingId.split(':')[0]),
+    );
+    expect(next.size).toBe(1);
+    expect(next.has(productOf(out))).toBe(false);
+    await drain();
+    for (const sku of skus) expect(rig.platformQuantity('d', sku)).toBe(sku === out ? 0 : 101);
   });
 });
