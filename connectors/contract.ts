@@ -539,13 +539,18 @@ export interface Connector {
 
   /**
    * Which updates can share one request, for platforms whose batch call is per product (Taobao's
-   * item, Douyin's product): updates with the same key go in one request, up to
-   * `limits.maxStockBatch`. The pusher sends `pushStock` one such group at a time, so one call
-   * through the shop's gate is one request to the platform (two with a read before it), and the
-   * rate limit counts what the platform counts. Absent: any updates can share a request
-   * (Shopify, WooCommerce).
+   * item, Douyin's product): `pushStock` sends the updates of one key in one request (up to
+   * `limits.maxStockBatch`), one request per key. The pusher keeps a key's updates in one call
+   * and counts one request per key against the shop's rate limit. Absent: any updates can share
+   * a request (Shopify, WooCommerce).
    */
   stockBatchKey?(listing: ListingRef): string;
+
+  /**
+   * How many requests `readStock` makes for these listings (Taobao: one per 20 items; Douyin: one
+   * per product), so the shop's gate can count them. Absent: one.
+   */
+  readStockRequests?(listings: readonly ListingRef[]): number;
 
   /** Reads current platform quantities (after a compare mismatch). Present if `capabilities.readStock`. */
   readStock?(listings: readonly ListingRef[]): Promise<StockReading[]>;

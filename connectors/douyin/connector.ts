@@ -20,7 +20,7 @@ import { DOUYIN_LIMITS, type DouyinConfig } from './config.js';
 import { mapDoudianOrder, rawOrderId } from './mapping.js';
 import { decodeCursor, encodeCursor, floorSecond, type PullCursor, pageCount } from './pagination.js';
 import { confirmDoudianShipment } from './shipment.js';
-import { doudianStockBatchKey, pushDoudianStock, readDoudianStock } from './stock.js';
+import { doudianReadRequests, doudianStockBatchKey, pushDoudianStock, readDoudianStock } from './stock.js';
 import { parseDoudianPush } from './webhook.js';
 
 const DAY_MS = 86_400_000;
@@ -237,6 +237,7 @@ class DouyinConnector implements Connector {
 
   pushStock: Connector['pushStock'] = (updates) => pushDoudianStock(this.client, updates);
   stockBatchKey: NonNullable<Connector['stockBatchKey']> = doudianStockBatchKey;
+  readStockRequests: NonNullable<Connector['readStockRequests']> = doudianReadRequests;
   readStock: NonNullable<Connector['readStock']> = (listings) => readDoudianStock(this.client, listings);
   confirmShipment: Connector['confirmShipment'] = (s) => confirmDoudianShipment(this.client, s);
 

@@ -41,6 +41,16 @@ export function doudianStockBatchKey(listing: ListingRef): string {
   return m ? m[1]! : `?${listing.listingId}`;
 }
 
+/** Requests `readDoudianStock` makes: one `sku.list` per product (a malformed id makes none). */
+export function doudianReadRequests(listings: readonly ListingRef[]): number {
+  const products = new Set<string>();
+  for (const l of listings) {
+    const m = LISTING_RE.exec(l.listingId);
+    if (m) products.add(m[1]!);
+  }
+  return products.size;
+}
+
 interface Prepared {
   index: number;
   update: StockUpdate;

@@ -19,7 +19,7 @@ import { MAX_LOOKBACK_DAYS, TAOBAO_LIMITS, type TaobaoConfig } from './config.js
 import { mapTaobaoTrade, rawTradeId, refundIdsOf, type TopRefund, topRefundSchema } from './mapping.js';
 import { decodeCursor, encodeCursor, floorSecond, type PullCursor, pageCount } from './pagination.js';
 import { confirmTaobaoShipment } from './shipment.js';
-import { TaobaoStockPusher } from './stock.js';
+import { TaobaoStockPusher, taobaoReadRequests, taobaoStockBatchKey } from './stock.js';
 import { formatTopTime } from './time.js';
 import { parseTaobaoRelay } from './webhook.js';
 
@@ -290,6 +290,8 @@ class TaobaoConnector implements Connector {
   }
 
   pushStock: Connector['pushStock'] = (updates) => this.stock.push(updates);
+  stockBatchKey: NonNullable<Connector['stockBatchKey']> = taobaoStockBatchKey;
+  readStockRequests: NonNullable<Connector['readStockRequests']> = taobaoReadRequests;
   readStock: NonNullable<Connector['readStock']> = (listings) => this.stock.read(listings);
   confirmShipment: Connector['confirmShipment'] = (s) => confirmTaobaoShipment(this.client, s);
 

@@ -53,6 +53,26 @@ interface TopItem {
 const badListingId = (id: string) =>
   `listing id must be <num_iid> or <num_iid>:<sku_id>, got ${JSON.stringify(id)}`;
 
+/**
+ * The request a listing's push goes in: the SKUs of one item share `skus.quantity.update`; an
+ * item without SKUs is a request of its own (the pusher keeps a key's listings in one call).
+ */
+export function taobaoStockBatchKey(listing: ListingRef): string {
+  const m = LISTING_RE.exec(listing.listingId);
+  if (!m) return `?${listing.listingId}`;
+  return m[2] ? `sku:${m[1]}` : `item:${m[1]}`;
+}
+
+/** Requests `read` makes: one per {@link MAX_ITEMS_PER_READ} items (a malformed id makes none). */
+export function taobaoReadRequests(listings: readonly ListingRef[]): number {
+  const items = new Set<string>();
+  for (const l of listings) {
+    const m = LISTING_RE.exec(l.listingId);
+    if (m) items.add(m[1]!);
+  }
+  return Math.ceil(items.size / MAX_ITEMS_PER_READ);
+}
+
 export class TaobaoStockPusher {
   private sent = 0;
 

@@ -87,22 +87,36 @@ export async function pushShop(
   const report: PushReport = { shopId, sent: 0, synced: 0, failed: 0, heldBack: 0 };
   const claimed = await claim(inv, shopId, options.limit ?? claimSize(sc.connector.limits));
   const batches = stockBatches(claimed, sc.connector);
-  // A round sends what the rate limit allows in about 2 s (see claimSize); the rest goes back
-  // at once, to be claimed again by urgency. Only keyed batches can fall short of full ones.
-  const rounds = Math.min(batches.length, options.requests ?? requestsPerRound(sc.connector.limits));
-  if (rounds < batches.length) await release(inv, batches.slice(rounds).flat(), 0);
+  // A round sends about 2 s of the rate limit's requests (see claimSize); the rest of the claim
+  // goes back at once, to be claimed again by urgency. Only keyed batches can fall short.
+  const budget = options.requests ?? requestsPerRound(sc.connector.limits);
+  let rounds = 0;
+  for (let used = 0; rounds < batches.length; rounds++) {
+    used += batches[rounds]!.requests;
+    if (rounds > 0 && used > budget) break;
+  }
+  if (rounds < batches.length)
+    await release(
+      inv,
+      batches.slice(rounds).flatMap((b) => b.rows),
+      0,
+    );
   const caps = sc.registered.descriptor.capabilities;
   for (let i = 0; i < rounds; i++) {
     if (options.holds && !options.holds()) {
-      await release(inv, batches.slice(i, rounds).flat(), 0);
+      await release(
+        inv,
+        batches.slice(i, rounds).flatMap((b) => b.rows),
+        0,
+      );
       break;
     }
     try {
-      await pushBatch(inv, sc, gate, batches[i]!, caps, options, report);
+      await pushBatch(inv, sc, gate, batches[i]!.rows, caps, options, report);
       gate.succeeded();
     } catch (err) {
       // The whole call failed: nothing of this batch or the rest reached the platform.
-      const rest = batches.slice(i, rounds).flat();
+      const rest = batches.slice(i, rounds).flatMap((b) => b.rows);
       report.error = (err as Error).message;
       const { action, waitMs } = gate.failedWith(err);
       if (action === 'config_error' || action === 'refresh_token') report.pause = report.error;
@@ -113,36 +127,67 @@ export async function pushShop(
   return report;
 }
 
+type BatchingConnector = Pick<ShopConnector['connector'], 'limits' | 'stockBatchKey'>;
+
 /**
- * Splits claimed rows (most urgent first) into the batches `pushStock` gets, one platform
- * request each: up to `maxStockBatch` rows, and, when the connector keys its batches
- * (`stockBatchKey`: Taobao's item, Douyin's product), rows of one key only. Batches go in the
- * order of their most urgent row.
+ * Splits rows (most urgent first) into the batches of one `pushStock` call each: at most
+ * `maxStockBatch` rows. Where the connector keys its requests (`stockBatchKey`: Taobao's item,
+ * Douyin's product), a key's rows stay together, one request per key (per `maxStockBatch` of
+ * them), and a batch holds at most one interval's worth of requests (`intervalCap`), keys in
+ * the order of their most urgent row.
  */
 export function stockBatches<R extends { stock_ref: string; stock_location: string | null }>(
   rows: readonly R[],
-  connector: Pick<ShopConnector['connector'], 'limits' | 'stockBatchKey'>,
+  connector: BatchingConnector,
+): { rows: R[]; requests: number }[] {
+  const size = Math.max(1, connector.limits.maxStockBatch);
+  const out: { rows: R[]; requests: number }[] = [];
+  for (const chunk of requestChunks(rows, connector)) {
+    const last = out.at(-1);
+    if (
+      !last ||
+      last.rows.length + chunk.length > size ||
+      last.requests >= Math.max(1, connector.limits.intervalCap)
+    )
+      out.push({ rows: [...chunk], requests: 1 });
+    else {
+      last.rows.push(...chunk);
+      last.requests++;
+    }
+  }
+  return out;
+}
+
+/** The requests `pushStock` makes for these listings: one per key and `maxStockBatch`. */
+export function pushRequests(refs: readonly ListingRef[], connector: BatchingConnector): number {
+  const rows = refs.map((r) => ({ stock_ref: r.listingId, stock_location: r.locationId ?? null }));
+  return requestChunks(rows, connector).length;
+}
+
+/** Rows split into the platform's requests: `maxStockBatch` at most, one key each when keyed. */
+function requestChunks<R extends { stock_ref: string; stock_location: string | null }>(
+  rows: readonly R[],
+  connector: BatchingConnector,
 ): R[][] {
   const size = Math.max(1, connector.limits.maxStockBatch);
   const keyOf = connector.stockBatchKey;
+  const chunks: R[][] = [];
   if (!keyOf) {
-    const out: R[][] = [];
-    for (let i = 0; i < rows.length; i += size) out.push(rows.slice(i, i + size));
-    return out;
+    for (let i = 0; i < rows.length; i += size) chunks.push(rows.slice(i, i + size));
+    return chunks;
   }
   const open = new Map<string, R[]>();
-  const out: R[][] = [];
   for (const row of rows) {
     const key = keyOf.call(connector, refOf(row));
-    let batch = open.get(key);
-    if (!batch || batch.length >= size) {
-      batch = [];
-      open.set(key, batch);
-      out.push(batch);
+    let chunk = open.get(key);
+    if (!chunk || chunk.length >= size) {
+      chunk = [];
+      open.set(key, chunk);
+      chunks.push(chunk);
     }
-    batch.push(row);
+    chunk.push(row);
   }
-  return out;
+  return chunks;
 }
 
 /** Platform requests one pusher round sends: about 2 s of the shop's rate limit, at least 1. */
@@ -312,7 +357,12 @@ async function pushBatch(
  * is the baseline then, and only sales counted since it are ours.
  */
 async function guardedPlans(gate: ShopGate, sc: ShopConnector, rows: readonly Claimed[]): Promise<Plan[]> {
-  const readings = await gate.run(() => sc.connector.readStock!(rows.map(refOf)), GATE_PRIORITY.push);
+  const refs = rows.map(refOf);
+  const readings = await gate.run(
+    () => sc.connector.readStock!(refs),
+    GATE_PRIORITY.push,
+    sc.connector.readStockRequests?.(refs) ?? 1,
+  );
   const cas = sc.registered.descriptor.capabilities.compareAndSet;
   return rows.map((row, k) => {
     const r = readings[k];
@@ -362,7 +412,16 @@ async function send(
       WHERE p.listing_id = t.id`);
   try {
     const sent =
-      updates.length > 0 ? await gate.run(() => sc.connector.pushStock(updates), GATE_PRIORITY.push) : [];
+      updates.length > 0
+        ? await gate.run(
+            () => sc.connector.pushStock(updates),
+            GATE_PRIORITY.push,
+            pushRequests(
+              updates.map((u) => u.listing),
+              sc.connector,
+            ),
+          )
+        : [];
     return plans.map((p): PushResult => {
       const k = due.indexOf(p);
       return k >= 0 ? sent[k]! : { listing: refOf(p.row), status: 'ok', quantity: p.quantity };

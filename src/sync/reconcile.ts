@@ -1,9 +1,8 @@
-import type { StockReading } from '../../connectors/contract.js';
 import { sql } from '../db/sql.js';
 import type { Inventory } from '../inventory/index.js';
 import { foldOwnSales } from './own-sales.js';
 import { type PlanShop, planShop } from './push-plan.js';
-import { refOf, stockBatches } from './push-send.js';
+import { refOf } from './push-send.js';
 import type { ShopConnector } from './shop-connectors.js';
 import { GATE_PRIORITY, type ShopGate } from './shop-gate.js';
 
@@ -98,15 +97,14 @@ export async function reconcileShop(
       });
       if (page.length === 0) break;
       after = page.at(-1)!.listing_id;
-      // One read per request the platform counts: per product where the connector keys its
-      // batches (Douyin reads a product's SKUs in one call), else the whole page.
-      const parts = sc.connector.stockBatchKey ? stockBatches(page, sc.connector) : [page];
-      const rows = parts.flat();
-      const readings: StockReading[] = [];
-      for (const part of parts) {
-        const refs = part.map(refOf);
-        readings.push(...(await gate.run(() => readStock(refs), GATE_PRIORITY.pull)));
-      }
+      const rows = page;
+      const refs = rows.map(refOf);
+      // The gate counts the requests the read makes (Douyin: one per product).
+      const readings = await gate.run(
+        () => readStock(refs),
+        GATE_PRIORITY.pull,
+        sc.connector.readStockRequests?.(refs) ?? 1,
+      );
       report.read += rows.length;
       const ids: number[] = [];
       const quantities: number[] = [];

@@ -39,9 +39,12 @@ export class ShopGate {
 
   /**
    * Runs one platform call when the shop's limits allow; queued calls of a higher `priority`
-   * go first (see {@link GATE_PRIORITY}).
+   * go first (see {@link GATE_PRIORITY}). A call that makes several requests to the platform
+   * (`requests`: a stock push to several Taobao items, a read of several Douyin products) takes
+   * that many of the rate limit's slots, so the limit counts what the platform counts.
    */
-  run<T>(call: () => Promise<T>, priority: number = GATE_PRIORITY.read): Promise<T> {
+  run<T>(call: () => Promise<T>, priority: number = GATE_PRIORITY.read, requests = 1): Promise<T> {
+    for (let i = 1; i < requests; i++) void this.queue.add(async () => {}, { priority });
     return this.queue.add(call, { priority });
   }
 

@@ -23,6 +23,24 @@ describe('ShopGate', () => {
     gate.close();
   });
 
+  it("a call that makes several requests takes that many of the interval's slots", async () => {
+    const gate = new ShopGate('s', { concurrency: 4, intervalCap: 3, intervalMs: 300, maxStockBatch: 1 });
+    const t0 = performance.now();
+    const started: number[] = [];
+    const mark = async () => void started.push(performance.now() - t0);
+    // 3 slots per 300 ms: a call of 3 requests fills the first interval, so the next call waits.
+    await Promise.all([gate.run(mark, GATE_PRIORITY.push, 3), gate.run(mark, GATE_PRIORITY.push)]);
+    expect(started[0]!).toBeLessThan(250);
+    expect(started[1]!).toBeGreaterThanOrEqual(250);
+    // One request each: both fit in one interval.
+    const t1 = performance.now();
+    const quick: number[] = [];
+    await new Promise((r) => setTimeout(r, 320));
+    await Promise.all([1, 2].map(() => gate.run(async () => void quick.push(performance.now() - t1))));
+    expect(Math.max(...quick) - Math.min(...quick)).toBeLessThan(250);
+    gate.close();
+  });
+
   it('failedWith: refused credentials do not back the shop off, other failures do, a throttle holds it for its wait', () => {
     const gate = new ShopGate('s', limits);
     expect(gate.failedWith(new ConnectorConfigError('bad key', { platform: 'x', reason: 'test' }))).toEqual({

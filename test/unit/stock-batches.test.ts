@@ -1,11 +1,11 @@
 /**
- * How a pusher round splits its claimed rows into platform requests (stockBatches) and how many
- * requests a round sends (requestsPerRound).
+ * How a pusher round splits its claimed rows into `pushStock` calls (stockBatches), how many
+ * platform requests a call makes (pushRequests), and how many a round sends (requestsPerRound).
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ListingRef, RateLimitSpec } from '../../connectors/contract.js';
-import { requestsPerRound, stockBatches } from '../../src/sync/push-send.js';
+import { pushRequests, requestsPerRound, stockBatches } from '../../src/sync/push-send.js';
 
 const limits = (maxStockBatch: number, intervalCap = 10, intervalMs = 1000): RateLimitSpec => ({
   concurrency: 2,
@@ -15,29 +15,38 @@ const limits = (maxStockBatch: number, intervalCap = 10, intervalMs = 1000): Rat
 });
 const row = (ref: string) => ({ stock_ref: ref, stock_location: null });
 const productKey = (l: ListingRef) => l.listingId.split(':')[0]!;
+const refsOf = (b: { rows: { stock_ref: string }[] }) => b.rows.map((r) => r.stock_ref);
 
 describe('stockBatches', () => {
-  it('without a key: chunks of maxStockBatch in claim order', () => {
-    const rows = ['a', 'b', 'c', 'd', 'e'].map(row);
-    expect(stockBatches(rows, { limits: limits(2) }).map((b) => b.map((r) => r.stock_ref))).toEqual([
-      ['a', 'b'],
-      ['c', 'd'],
-      ['e'],
-    ]);
+  it('without a key: chunks of maxStockBatch in claim order, one request each', () => {
+    const out = stockBatches(['a', 'b', 'c', 'd', 'e'].map(row), { limits: limits(2) });
+    expect(out.map(refsOf)).toEqual([['a', 'b'], ['c', 'd'], ['e']]);
+    expect(out.map((b) => b.requests)).toEqual([1, 1, 1]);
   });
 
-  it('with a key: one key per batch, batches in the order of their most urgent row', () => {
+  it("with a key: a key's rows stay in one call, keys packed in the order of their most urgent row", () => {
     const rows = ['p2:1', 'p1:1', 'p2:2', 'p3:1', 'p1:2', 'p2:3'].map(row);
-    const out = stockBatches(rows, { limits: limits(2), stockBatchKey: productKey });
-    expect(out.map((b) => b.map((r) => r.stock_ref))).toEqual([
+    const byKey = { stockBatchKey: productKey };
+    const four = stockBatches(rows, { limits: limits(4), ...byKey });
+    expect(four.map(refsOf)).toEqual([
+      ['p2:1', 'p2:2', 'p2:3'],
+      ['p1:1', 'p1:2', 'p3:1'],
+    ]);
+    expect(four.map((b) => b.requests)).toEqual([1, 2]);
+    // A key with more rows than a request takes is split; the second part comes in its place.
+    const two = stockBatches(rows, { limits: limits(2), ...byKey });
+    expect(two.map(refsOf)).toEqual([
       ['p2:1', 'p2:2'],
       ['p1:1', 'p1:2'],
-      ['p3:1'],
-      ['p2:3'],
+      ['p3:1', 'p2:3'],
     ]);
+    expect(two.map((b) => b.requests)).toEqual([1, 1, 2]);
+    // At most one interval's worth of requests in one call.
+    const capped = stockBatches(['a:1', 'b:1', 'c:1'].map(row), { limits: limits(50, 2), ...byKey });
+    expect(capped.map((b) => b.requests)).toEqual([2, 1]);
   });
 
-  it('keeps every row once, never mixes keys, never exceeds maxStockBatch', () => {
+  it('keeps every row once, within both limits, with the requests pushStock will make', () => {
     fc.assert(
       fc.property(
         fc.uniqueArray(fc.tuple(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 40 })), {
@@ -45,26 +54,45 @@ describe('stockBatches', () => {
           maxLength: 60,
         }),
         fc.integer({ min: 1, max: 7 }),
-        (pairs, size) => {
+        fc.integer({ min: 1, max: 4 }),
+        (pairs, size, cap) => {
           const rows = pairs.map(([p, s]) => row(`${p}:${s}`));
-          const out = stockBatches(rows, { limits: limits(size), stockBatchKey: productKey });
-          expect(
-            out
-              .flat()
-              .map((r) => r.stock_ref)
-              .sort(),
-          ).toEqual(rows.map((r) => r.stock_ref).sort());
+          const connector = { limits: limits(size, cap), stockBatchKey: productKey };
+          const out = stockBatches(rows, connector);
+          expect(out.flatMap(refsOf).sort()).toEqual(rows.map((r) => r.stock_ref).sort());
           for (const batch of out) {
-            expect(batch.length).toBeGreaterThan(0);
-            expect(batch.length).toBeLessThanOrEqual(size);
-            expect(new Set(batch.map((r) => productKey({ listingId: r.stock_ref }))).size).toBe(1);
+            expect(batch.rows.length).toBeGreaterThan(0);
+            expect(batch.rows.length).toBeLessThanOrEqual(size);
+            expect(batch.requests).toBeLessThanOrEqual(cap);
+            const listings = batch.rows.map((r) => ({ listingId: r.stock_ref }));
+            expect(pushRequests(listings, connector)).toBe(batch.requests);
           }
-          // Batches start in claim order: each batch's first row comes after the previous batch's.
-          const firsts = out.map((b) => rows.indexOf(b[0]!));
-          expect(firsts).toEqual([...firsts].sort((a, b) => a - b));
+          // A key with no more rows than one request takes is never split over two calls.
+          const counts = new Map<string, number>();
+          for (const r of rows)
+            counts.set(
+              productKey({ listingId: r.stock_ref }),
+              (counts.get(productKey({ listingId: r.stock_ref })) ?? 0) + 1,
+            );
+          for (const [key, n] of counts) {
+            if (n > size) continue;
+            const holding = out.filter((b) =>
+              b.rows.some((r) => productKey({ listingId: r.stock_ref }) === key),
+            );
+            expect(holding.length).toBe(1);
+          }
         },
       ),
     );
+  });
+});
+
+describe('pushRequests', () => {
+  it('counts one request per key and maxStockBatch, or per maxStockBatch without a key', () => {
+    const listings = ['p1:1', 'p1:2', 'p1:3', 'p2:1'].map((listingId) => ({ listingId }));
+    expect(pushRequests(listings, { limits: limits(2), stockBatchKey: productKey })).toBe(3);
+    expect(pushRequests(listings, { limits: limits(50), stockBatchKey: productKey })).toBe(2);
+    expect(pushRequests(listings, { limits: limits(3) })).toBe(2);
   });
 });
 
