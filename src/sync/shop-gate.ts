@@ -5,9 +5,15 @@ import { ConnectorError, type ErrorAction, type RateLimitSpec } from '../../conn
  * Which calls go first when they queue at a shop's gate (at a sale, the platform's rate limit is
  * the scarce thing): stock pushes, since every sale on every platform waits for them (a listing's
  * quantity covers all its orders at once); then pulls and reconciliation reads (a page of orders
- * or listings per call); then re-fetch hint read-backs and probes (one order each).
+ * or listings per call); then re-fetch hint read-backs and probes (one order each). Pushes go
+ * first up to {@link PUSH_SHARE} of the gate's recent requests while other calls wait: at a
+ * sale there are always more listings to push, and the orders the pulls bring in are what the
+ * next pushes must count.
  */
 export const GATE_PRIORITY = { push: 2, pull: 1, read: 0 } as const;
+
+/** Share of the recent requests (the last two intervals' worth) pushes take before others' turn. */
+export const PUSH_SHARE = 0.25;
 
 /**
  * Every call this replica makes to one shop's platform goes through its gate: a p-queue sized
@@ -22,6 +28,9 @@ export class ShopGate {
   private throttledUntilMs = 0;
   private failures = 0;
   private backoffUntilMs = 0;
+  /** Whether each of the last `window` requests started was a push. */
+  private readonly recent: boolean[] = [];
+  private readonly window: number;
 
   constructor(
     readonly shopId: string,
@@ -30,6 +39,7 @@ export class ShopGate {
     /** Told of each new throttle (the engine records it for the status page). */
     private readonly onThrottle: (until: Date) => void = () => {},
   ) {
+    this.window = Math.max(2, 2 * Math.max(1, limits.intervalCap));
     this.queue = new PQueue({
       concurrency: Math.max(1, limits.concurrency),
       intervalCap: Math.max(1, limits.intervalCap),
@@ -44,8 +54,33 @@ export class ShopGate {
    * that many of the rate limit's slots, so the limit counts what the platform counts.
    */
   run<T>(call: () => Promise<T>, priority: number = GATE_PRIORITY.read, requests = 1): Promise<T> {
-    for (let i = 1; i < requests; i++) void this.queue.add(async () => {}, { priority });
-    return this.queue.add(call, { priority });
+    const push = priority >= GATE_PRIORITY.push;
+    // Pushes that have had their share while others wait queue with the pulls, in arrival order.
+    const at = push && this.othersWaiting() && this.pushShare() >= PUSH_SHARE ? GATE_PRIORITY.pull : priority;
+    const started = () => {
+      this.recent.push(push);
+      if (this.recent.length > this.window) this.recent.shift();
+    };
+    for (let i = 1; i < requests; i++) void this.queue.add(async () => started(), { priority: at });
+    return this.queue.add(
+      () => {
+        started();
+        return call();
+      },
+      { priority: at },
+    );
+  }
+
+  /** Share of the recent requests that were pushes. */
+  private pushShare(): number {
+    if (this.recent.length === 0) return 0;
+    let n = 0;
+    for (const p of this.recent) if (p) n++;
+    return n / this.recent.length;
+  }
+
+  private othersWaiting(): boolean {
+    return this.queue.size > this.queue.sizeBy({ priority: GATE_PRIORITY.push });
   }
 
   /** The platform asked us to wait: hold every call to this shop for `ms`. */

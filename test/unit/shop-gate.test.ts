@@ -41,6 +41,36 @@ describe('ShopGate', () => {
     gate.close();
   });
 
+  it('pushes that have had their share of recent requests wait behind the calls already waiting', async () => {
+    const gate = new ShopGate('s', limits);
+    const order: string[] = [];
+    // Pushes only, nothing else waiting: they all go at once.
+    for (let i = 0; i < 4; i++) await gate.run(async () => void order.push(`push ${i}`), GATE_PRIORITY.push);
+    let release!: () => void;
+    const blocker = gate.run(() => new Promise<void>((r) => (release = r)), GATE_PRIORITY.push);
+    const waiting = [
+      gate.run(async () => void order.push('pull'), GATE_PRIORITY.pull),
+      gate.run(async () => void order.push('push after'), GATE_PRIORITY.push),
+    ];
+    release();
+    await Promise.all([blocker, ...waiting]);
+    expect(order.slice(4)).toEqual(['pull', 'push after']);
+    // Under its share, a push still goes first.
+    const fresh = new ShopGate('t', limits);
+    const seen: string[] = [];
+    let open!: () => void;
+    const first = fresh.run(() => new Promise<void>((r) => (open = r)), GATE_PRIORITY.read);
+    const queued = [
+      fresh.run(async () => void seen.push('pull'), GATE_PRIORITY.pull),
+      fresh.run(async () => void seen.push('push'), GATE_PRIORITY.push),
+    ];
+    open();
+    await Promise.all([first, ...queued]);
+    expect(seen).toEqual(['push', 'pull']);
+    gate.close();
+    fresh.close();
+  });
+
   it('failedWith: refused credentials do not back the shop off, other failures do, a throttle holds it for its wait', () => {
     const gate = new ShopGate('s', limits);
     expect(gate.failedWith(new ConnectorConfigError('bad key', { platform: 'x', reason: 'test' }))).toEqual({
