@@ -133,7 +133,8 @@ type BatchingConnector = Pick<ShopConnector['connector'], 'limits' | 'stockBatch
  * Splits rows (most urgent first) into the batches of one `pushStock` call each: at most
  * `maxStockBatch` rows. Where the connector keys its requests (`stockBatchKey`: Taobao's item,
  * Douyin's product), a key's rows stay together, one request per key (per `maxStockBatch` of
- * them), and a batch holds at most one interval's worth of requests (`intervalCap`), keys in
+ * them), and a batch holds at most a quarter of an interval's requests (`intervalCap`: one call
+ * through the gate then never holds other calls back for long), keys in
  * the order of their most urgent row.
  */
 export function stockBatches<R extends { stock_ref: string; stock_location: string | null }>(
@@ -147,7 +148,7 @@ export function stockBatches<R extends { stock_ref: string; stock_location: stri
     if (
       !last ||
       last.rows.length + chunk.length > size ||
-      last.requests >= Math.max(1, connector.limits.intervalCap)
+      last.requests >= Math.max(1, Math.floor(connector.limits.intervalCap / 4))
     )
       out.push({ rows: [...chunk], requests: 1 });
     else {

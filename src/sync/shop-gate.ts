@@ -55,8 +55,9 @@ export class ShopGate {
    */
   run<T>(call: () => Promise<T>, priority: number = GATE_PRIORITY.read, requests = 1): Promise<T> {
     const push = priority >= GATE_PRIORITY.push;
-    // Pushes that have had their share while others wait queue with the pulls, in arrival order.
-    const at = push && this.othersWaiting() && this.pushShare() >= PUSH_SHARE ? GATE_PRIORITY.pull : priority;
+    // A push that has had its share while others wait goes behind every call already waiting.
+    const at =
+      push && this.othersWaiting() && this.pushShare() >= PUSH_SHARE ? GATE_PRIORITY.read - 1 : priority;
     const started = () => {
       this.recent.push(push);
       if (this.recent.length > this.window) this.recent.shift();
