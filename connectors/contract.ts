@@ -199,6 +199,21 @@ export class RateLimitedError extends ConnectorError {
   }
 }
 
+/**
+ * The result of an update a request failed for as a whole: the error's action and code, and the
+ * platform's wait when it throttled us.
+ */
+export function failedPush(listing: ListingRef, err: ConnectorError): PushResult {
+  return {
+    listing,
+    status: 'failed',
+    action: err.action,
+    ...(err.code ? { code: err.code } : {}),
+    ...(err instanceof RateLimitedError ? { retryAfterMs: err.retryAfterMs } : {}),
+    message: err.message,
+  };
+}
+
 /** The access token expired: refresh it, then retry once. */
 export class RefreshTokenError extends ConnectorError {
   override readonly name = 'RefreshTokenError';

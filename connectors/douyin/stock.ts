@@ -21,9 +21,9 @@
  */
 import {
   ConnectorError,
+  failedPush,
   type ListingRef,
   type PushResult,
-  type RateLimitedError,
   type StockReading,
   type StockUpdate,
 } from '../contract.js';
@@ -108,7 +108,7 @@ export async function pushDoudianStock(
         /\|isv\./.test(err.code ?? '') && err.action !== 'refresh_token' && err.action !== 'rate_limited';
       if (itemLevel && items.length > 1) return false;
       if (first && !itemLevel) throw err;
-      for (const p of items) results[p.index] = failed(p.update.listing, err);
+      for (const p of items) results[p.index] = failedPush(p.update.listing, err);
       return true;
     }
   };
@@ -134,17 +134,6 @@ export async function pushDoudianStock(
   return results.map(
     (r, i) => r ?? { listing: updates[i]!.listing, status: 'failed', action: 'retry', message: 'not sent' },
   );
-}
-
-function failed(listing: ListingRef, err: ConnectorError): PushResult {
-  return {
-    listing,
-    status: 'failed',
-    action: err.action,
-    ...(err.code ? { code: err.code } : {}),
-    ...(err.action === 'rate_limited' ? { retryAfterMs: (err as RateLimitedError).retryAfterMs } : {}),
-    message: err.message,
-  };
 }
 
 /**

@@ -18,9 +18,9 @@
  */
 import {
   ConnectorError,
+  failedPush,
   type ListingRef,
   type PushResult,
-  type RateLimitedError,
   type StockReading,
   type StockUpdate,
 } from '../contract.js';
@@ -74,14 +74,7 @@ export function pushJdStock(client: JdClient, updates: readonly StockUpdate[]): 
       }
       return { listing, status: 'ok', quantity };
     },
-    failed: ({ listing }, err) => ({
-      listing,
-      status: 'failed',
-      action: err.action,
-      ...(err.code ? { code: err.code } : {}),
-      ...(err.action === 'rate_limited' ? { retryAfterMs: (err as RateLimitedError).retryAfterMs } : {}),
-      message: err.message,
-    }),
+    failed: ({ listing }, err) => failedPush(listing, err),
   });
 }
 

@@ -17,9 +17,9 @@
  */
 import {
   ConnectorError,
+  failedPush,
   type ListingRef,
   type PushResult,
-  type RateLimitedError,
   type StockReading,
   type StockUpdate,
 } from '../contract.js';
@@ -49,7 +49,7 @@ export class PddStockPusher {
         continue;
       }
       if (stopped) {
-        results.push(failed(update, stopped));
+        results.push(failedPush(update.listing, stopped));
         continue;
       }
       try {
@@ -73,12 +73,12 @@ export class PddStockPusher {
       } catch (err) {
         if (!(err instanceof ConnectorError)) throw err;
         if (ITEM_ERROR_RE.test(err.code ?? '')) {
-          results.push(failed(update, err));
+          results.push(failedPush(update.listing, err));
           continue;
         }
         if (sent === 1 && results.every((r) => r.status !== 'ok')) throw err;
         stopped = err;
-        results.push(failed(update, err));
+        results.push(failedPush(update.listing, err));
       }
     }
     return results;
@@ -143,15 +143,4 @@ export class PddStockPusher {
     }
     return out;
   }
-}
-
-function failed(update: StockUpdate, err: ConnectorError): PushResult {
-  return {
-    listing: update.listing,
-    status: 'failed',
-    action: err.action,
-    ...(err.code ? { code: err.code } : {}),
-    ...(err.action === 'rate_limited' ? { retryAfterMs: (err as RateLimitedError).retryAfterMs } : {}),
-    message: err.message,
-  };
 }

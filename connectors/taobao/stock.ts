@@ -22,9 +22,9 @@
  */
 import {
   ConnectorError,
+  failedPush,
   type ListingRef,
   type PushResult,
-  type RateLimitedError,
   type StockReading,
   type StockUpdate,
 } from '../contract.js';
@@ -179,7 +179,7 @@ export class TaobaoStockPusher {
       results[p.index] = ok(p);
     } catch (err) {
       if (!isItemError(err)) return this.wholeFailure(err, [p], results);
-      results[p.index] = failed(p, err as ConnectorError);
+      results[p.index] = failedPush(p.update.listing, err as ConnectorError);
     }
   }
 
@@ -196,7 +196,7 @@ export class TaobaoStockPusher {
 
   private wholeFailure(err: unknown, items: Prepared[], results: (PushResult | undefined)[]): void {
     if (!(err instanceof ConnectorError) || (err as { firstOfPush?: boolean }).firstOfPush) throw err;
-    for (const p of items) results[p.index] = failed(p, err);
+    for (const p of items) results[p.index] = failedPush(p.update.listing, err);
   }
 }
 
@@ -235,15 +235,4 @@ function reading(listing: ListingRef, skuId: string | undefined, item: TopItem |
 
 function ok(p: Prepared): PushResult {
   return { listing: p.update.listing, status: 'ok', quantity: p.update.quantity };
-}
-
-function failed(p: Prepared, err: ConnectorError): PushResult {
-  return {
-    listing: p.update.listing,
-    status: 'failed',
-    action: err.action,
-    ...(err.code ? { code: err.code } : {}),
-    ...(err.action === 'rate_limited' ? { retryAfterMs: (err as RateLimitedError).retryAfterMs } : {}),
-    message: err.message,
-  };
 }

@@ -23,7 +23,10 @@ export interface HintStep {
  *   `fetchOrder`, about one call per order. Fast when traffic is light.
  * - More than that (a sale, 双11): one incremental pull of the shop without the overlap
  *   (`pull`), which reads up to a page of orders per call and settles the hints of every order
- *   it reads (see pullShop). At Taobao's 10 calls/s that is up to 1,000 orders/s instead of 10.
+ *   it reads (see pullShop). Where the list carries whole orders (Douyin, Pinduoduo) a page of
+ *   100 is one call instead of 100. Taobao's list is partial: each listed trade is read with
+ *   `trade.fullinfo.get`, so a page is 101 requests on the platform, and the gate still counts
+ *   one (a known gap: see the README's benchmark section).
  *   Hints the pull cannot see yet (the connector's indexing lag) wait for the next one; those
  *   older than {@link HINT_PULL_PATIENCE_MS} are read back one by one, a second of the gate's
  *   rate per step (the pulls share it), so a change the listing shows late, or under an older
