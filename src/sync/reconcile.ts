@@ -1,8 +1,8 @@
 import { sql } from '../db/sql.js';
 import type { Inventory } from '../inventory/index.js';
 import { foldOwnSales } from './own-sales.js';
+import { refOf } from './push-batches.js';
 import { type PlanShop, planShop } from './push-plan.js';
-import { refOf } from './push-send.js';
 import type { ShopConnector } from './shop-connectors.js';
 import { GATE_PRIORITY, type ShopGate } from './shop-gate.js';
 

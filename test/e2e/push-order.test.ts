@@ -8,8 +8,9 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
+import { claimSize, requestsPerRound } from '../../src/sync/push-batches.js';
 import { planPushes } from '../../src/sync/push-plan.js';
-import { claimSize, pushShop, requestsPerRound } from '../../src/sync/push-send.js';
+import { pushShop } from '../../src/sync/push-send.js';
 import { createShopConnectors } from '../../src/sync/shop-connectors.js';
 import { ShopGate } from '../../src/sync/shop-gate.js';
 import { type Rig, startRig } from '../support/sync-rig.js';

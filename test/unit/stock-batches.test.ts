@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ListingRef, RateLimitSpec } from '../../connectors/contract.js';
-import { pushRequests, requestsPerRound, stockBatches } from '../../src/sync/push-send.js';
+import { pushRequests, requestsPerRound, stockBatches } from '../../src/sync/push-batches.js';
 
 const limits = (maxStockBatch: number, intervalCap = 10, intervalMs = 1000): RateLimitSpec => ({
   concurrency: 2,
