@@ -118,6 +118,21 @@ const shopSchema = z
      */
     connector: z.record(z.string(), z.unknown(), { error: 'expected an object' }).optional(),
     /**
+     * The platform's request quota for this shop, where it differs from the connector's default
+     * (README, Stock push): requests per second and requests in flight. TOP, Doudian, PDD and JD
+     * set quotas per app in their consoles, often far above the defaults at a sale. Every
+     * request to the platform counts against it (a push to 7 Taobao items is 7).
+     */
+    rateLimit: z
+      .strictObject(
+        {
+          requestsPerSecond: intIn(1, 10_000).optional(),
+          concurrency: intIn(1, 64).optional(),
+        },
+        { error: 'expected an object with requestsPerSecond and/or concurrency' },
+      )
+      .optional(),
+    /**
      * Demo and testing: run the platform's sandbox in this process and connect the shop to it
      * (instead of `connector`). The sandbox shop's catalog is mapped onto shared demo SKUs
      * (`DEMO-001`...) with opening stock, and it places orders at the given rate.

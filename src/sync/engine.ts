@@ -110,7 +110,7 @@ export class SyncEngine {
       { idleMs: sync.pushIdleMs, minGapMs: PLANNER_GAP_MS },
     );
     for (const [shopId, sc] of connectors) {
-      const gate = new ShopGate(shopId, sc.connector.limits, Date.now, (until) => {
+      const gate = new ShopGate(shopId, sc.limits, Date.now, (until) => {
         inv
           .transaction((tx) =>
             tx.execute(sql`UPDATE shop SET throttled_until = ${until} WHERE id = ${shopId}`),

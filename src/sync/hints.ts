@@ -39,7 +39,7 @@ export async function hintStep(
   pull: () => Promise<void>,
 ): Promise<HintStep> {
   const shopId = sc.shop.id;
-  const limits = sc.connector.limits;
+  const limits = sc.limits;
   const perSecond = Math.max(1, Math.floor((limits.intervalCap * 1000) / Math.max(1, limits.intervalMs)));
   const due = await orders.dueHints(shopId, 2 * perSecond + 1);
   if (due === 0) return { mode: 'idle' };

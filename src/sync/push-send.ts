@@ -80,11 +80,11 @@ export async function pushShop(
 ): Promise<PushReport> {
   const shopId = sc.shop.id;
   const report: PushReport = { shopId, sent: 0, synced: 0, failed: 0, heldBack: 0 };
-  const claimed = await claim(inv, shopId, options.limit ?? claimSize(sc.connector.limits));
-  const batches = stockBatches(claimed, sc.connector);
+  const claimed = await claim(inv, shopId, options.limit ?? claimSize(sc.limits));
+  const batches = stockBatches(claimed, batching(sc));
   // A round sends about 2 s of the rate limit's requests (see claimSize); the rest of the claim
   // goes back at once, to be claimed again by urgency. Only keyed batches can fall short.
-  const budget = options.requests ?? requestsPerRound(sc.connector.limits);
+  const budget = options.requests ?? requestsPerRound(sc.limits);
   let rounds = 0;
   for (let used = 0; rounds < batches.length; rounds++) {
     used += batches[rounds]!.requests;
@@ -164,6 +164,12 @@ async function claim(inv: Inventory, shopId: string, limit: number): Promise<Cla
     );
     return rows.map((r) => (own.has(r.listing_id) ? { ...r, own_since_push: own.get(r.listing_id)! } : r));
   });
+}
+
+/** What the batching needs of a shop: its limits (with its `rateLimit`) and the connector's key. */
+function batching(sc: ShopConnector) {
+  const key = sc.connector.stockBatchKey?.bind(sc.connector);
+  return { limits: sc.limits, ...(key ? { stockBatchKey: key } : {}) };
 }
 
 /** Gives claimed rows back untouched, due again after `waitMs`. */
@@ -332,7 +338,7 @@ async function send(
             GATE_PRIORITY.push,
             pushRequests(
               updates.map((u) => u.listing),
-              sc.connector,
+              batching(sc),
             ),
           )
         : [];

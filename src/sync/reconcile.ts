@@ -68,7 +68,7 @@ export async function reconcileShop(
   report.planned = await planShop(inv, shop);
   const readStock = sc.connector.readStock?.bind(sc.connector);
   if (!sc.registered.descriptor.capabilities.readStock || !readStock) return report;
-  const batch = Math.max(1, sc.connector.limits.maxStockBatch);
+  const batch = Math.max(1, sc.limits.maxStockBatch);
   let after = 0;
   try {
     for (;;) {

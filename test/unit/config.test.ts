@@ -448,6 +448,33 @@ describe('shops', () => {
     );
   });
 
+  it("takes a shop's request quota, and names a bad one", () => {
+    const config = loadConfig(
+      withShops([{ id: 'tm', platform: 'taobao', warehouses: ['SH'], rateLimit: { requestsPerSecond: 80 } }]),
+    );
+    expect(config.shops[0]!.rateLimit).toEqual({ requestsPerSecond: 80 });
+    let err: unknown;
+    try {
+      loadConfig(
+        withShops([
+          { id: 'a', platform: 'taobao', warehouses: ['SH'], rateLimit: { requestsPerSecond: 0.5 } },
+          { id: 'b', platform: 'jd', warehouses: ['SH'], rateLimit: { concurrency: 0, qps: 3 } },
+        ]),
+      );
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const issues = (err as ConfigError).issues.map((i) => `${i.path}: ${i.message}`);
+    expect(issues).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^shops\.0\.rateLimit\.requestsPerSecond: expected an integer from 1 to 10000/),
+        expect.stringMatching(/^shops\.1\.rateLimit\.concurrency: expected an integer from 1 to 64/),
+        expect.stringMatching(/^shops\.1\.rateLimit.*qps/),
+      ]),
+    );
+  });
+
   it('refuses a shop with both connector settings and a sandbox', () => {
     const shop = { id: 'a', platform: 'shopify', warehouses: ['A'], connector: {}, sandbox: {} };
     expect(() => loadConfig(withShops([shop]))).toThrow(/either connector settings or a sandbox/);

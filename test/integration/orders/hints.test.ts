@@ -166,6 +166,7 @@ describe('a pull settles the hints of the orders it reads', () => {
       shop: SHOP,
       registered: getConnector('taobao'),
       connector,
+      limits: connector.limits,
     });
     expect(report.error).toBeUndefined();
     expect(report).toMatchObject({ hintsSettled: 5, caughtUp: true });
