@@ -379,6 +379,12 @@ export interface OrderPage {
    * in this pull or the pull stopped at its page bound (pull again soon).
    */
   caughtUp: boolean;
+  /**
+   * Requests this page took on the platform, where more than one (Taobao: the list, then one
+   * `trade.fullinfo.get` per listed trade): the core counts them against the shop's rate limit.
+   * Absent: one.
+   */
+  requests?: number;
 }
 
 /** A platform order that could not be mapped. */

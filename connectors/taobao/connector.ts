@@ -112,6 +112,13 @@ class TaobaoConnector implements Connector {
     let budget = this.config.maxPagesPerPull;
     let yielded = 0;
     const windowMs = this.config.windowMinutes * 60_000;
+    // Requests made since the last page was yielded (each page reports its own).
+    const count = { n: 0 };
+    const spent = () => {
+      const n = count.n;
+      count.n = 0;
+      return n;
+    };
 
     let start: number;
     let resume: { end: number; page: number } | undefined;
@@ -134,7 +141,7 @@ class TaobaoConnector implements Connector {
         resume = undefined;
       } else {
         end = Math.min(start + windowMs, now);
-        probe = await this.list(start, end, 1);
+        probe = await this.list(start, end, 1, count);
         budget--;
         // Too busy for one pull's budget: halve the window and probe again (bounded: at least a
         // minute, at most 20 halvings, each spending budget).
@@ -147,7 +154,7 @@ class TaobaoConnector implements Connector {
           i++
         ) {
           end = floorSecond(start + Math.max(MIN_WINDOW_MS, (end - start) / 2));
-          probe = await this.list(start, end, 1);
+          probe = await this.list(start, end, 1, count);
           budget--;
         }
         page = pageCount(probe.total ?? 0, this.config.pageSize);
@@ -157,9 +164,9 @@ class TaobaoConnector implements Connector {
 
       if (probe && page <= 1) {
         // Everything fits on the probe: it is the window's only page.
-        const mapped = await this.mapPage(probe.trades, seen);
+        const mapped = await this.mapPage(probe.trades, seen, count);
         yielded++;
-        yield { ...mapped, nextCursor: windowDone(), caughtUp: finalWindow };
+        yield { ...mapped, nextCursor: windowDone(), caughtUp: finalWindow, requests: spent() };
         start = end;
         continue;
       }
@@ -167,9 +174,9 @@ class TaobaoConnector implements Connector {
       for (; page >= 1; page--) {
         if (budget <= 0) return this.stopped(yielded);
         if (options.signal?.aborted) return;
-        const res = await this.list(start, end, page);
+        const res = await this.list(start, end, page, count);
         budget--;
-        const mapped = await this.mapPage(res.trades, seen);
+        const mapped = await this.mapPage(res.trades, seen, count);
         const last = page === 1;
         yielded++;
         yield {
@@ -185,13 +192,14 @@ class TaobaoConnector implements Connector {
                 },
               }),
           caughtUp: last && finalWindow,
+          requests: spent(),
         };
       }
       start = end;
     }
     if (yielded === 0) {
       // Nothing to read (the clock has not moved past the watermark): report caught up, keep the cursor.
-      yield { orders: [], rejects: [], nextCursor: encodeCursor(state), caughtUp: true };
+      yield { orders: [], rejects: [], nextCursor: encodeCursor(state), caughtUp: true, requests: spent() };
       return;
     }
     if (start < now) this.stopped(yielded);
@@ -204,7 +212,8 @@ class TaobaoConnector implements Connector {
     );
   }
 
-  private async list(start: number, end: number, page: number): Promise<ListPage> {
+  private async list(start: number, end: number, page: number, count: { n: number }): Promise<ListPage> {
+    count.n++;
     const res = await this.client.call('taobao.trades.sold.increment.get', {
       fields: LIST_FIELDS,
       start_modified: formatTopTime(start),
@@ -231,6 +240,7 @@ class TaobaoConnector implements Connector {
   private async mapPage(
     listed: Record<string, unknown>[],
     seen: Set<string>,
+    count: { n: number },
   ): Promise<{ orders: CanonicalOrder[]; rejects: OrderReject[] }> {
     const orders: CanonicalOrder[] = [];
     const rejects: OrderReject[] = [];
@@ -243,7 +253,7 @@ class TaobaoConnector implements Connector {
         rejects.push({ platformOrderId: tid, error: 'listed trade without a numeric tid' });
         continue;
       }
-      const full = await this.readTrade(tid);
+      const full = await this.readTrade(tid, count);
       if (full === null) {
         rejects.push({ platformOrderId: tid, error: 'listed trade is unknown to trade.fullinfo.get' });
         continue;
@@ -256,8 +266,12 @@ class TaobaoConnector implements Connector {
   }
 
   /** `taobao.trade.fullinfo.get` plus `taobao.refund.get` for each refunded sub-order; null if unknown. */
-  private async readTrade(tid: string): Promise<{ trade: unknown; refunds: Map<string, TopRefund> } | null> {
+  private async readTrade(
+    tid: string,
+    count: { n: number } = { n: 0 },
+  ): Promise<{ trade: unknown; refunds: Map<string, TopRefund> } | null> {
     let trade: unknown;
+    count.n++;
     try {
       const res = await this.client.call('taobao.trade.fullinfo.get', { fields: FULLINFO_FIELDS, tid });
       trade = res.trade;
@@ -268,6 +282,7 @@ class TaobaoConnector implements Connector {
     if (trade === undefined || trade === null) return null;
     const refunds = new Map<string, TopRefund>();
     for (const refundId of refundIdsOf(trade)) {
+      count.n++;
       const res = await this.client.call('taobao.refund.get', { fields: REFUND_FIELDS, refund_id: refundId });
       const parsed = topRefundSchema.safeParse(res.refund);
       if (parsed.success) refunds.set(parsed.data.refund_id, parsed.data);

@@ -132,6 +132,10 @@ describe('incremental pull against the sandbox', () => {
       }
     }
     expect(multi).toBeGreaterThan(3);
+    // Each page reports the requests it took (list calls, one trade.fullinfo.get per listed
+    // trade, refund.get per refund), so the core can count them: together, every call served.
+    expect(pages.reduce((n, p) => n + (p.requests ?? 1), 0)).toBe(s.calls.length);
+    expect(pages.some((p) => (p.requests ?? 1) > 7)).toBe(true);
 
     // Every order adds up, and the generator's mix is all there.
     for (const o of orders) expect(apportionOrder(o).issues, o.platformOrderId).toEqual([]);

@@ -25,8 +25,8 @@ export interface HintStep {
  *   (`pull`), which reads up to a page of orders per call and settles the hints of every order
  *   it reads (see pullShop). Where the list carries whole orders (Douyin, Pinduoduo) a page of
  *   100 is one call instead of 100. Taobao's list is partial: each listed trade is read with
- *   `trade.fullinfo.get`, so a page is 101 requests on the platform, and the gate still counts
- *   one (a known gap: see the README's benchmark section).
+ *   `trade.fullinfo.get`, so a page is 101 requests on the platform (the gate counts them all:
+ *   `OrderPage.requests`), and only a quota above the default makes its pull worth more.
  *   Hints the pull cannot see yet (the connector's indexing lag) wait for the next one; those
  *   older than {@link HINT_PULL_PATIENCE_MS} are read back one by one, a second of the gate's
  *   rate per step (the pulls share it), so a change the listing shows late, or under an older

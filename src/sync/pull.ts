@@ -67,10 +67,14 @@ export async function pullShop(
       skipOverlap: options.skipOverlap === true,
     });
     const gate = options.gate;
-    // Each page is one platform call: it waits for the shop's gate (rate limits, throttle).
+    // Each page waits for the shop's gate (rate limits, throttle).
     const next = () => (gate ? gate.run(() => pages.next(), GATE_PRIORITY.pull) : pages.next());
     for (let it = await next(); !it.done; it = await next()) {
       const page = it.value;
+      // A page that took several requests (Taobao reads each listed trade) takes their slots
+      // too: the calls after it wait for them.
+      if (gate && (page.requests ?? 1) > 1)
+        void gate.run(async () => {}, GATE_PRIORITY.pull, page.requests! - 1);
       const deliveries: InboxDelivery[] = page.orders.map((o) => {
         const order = { ...o, shopId };
         // One inbox row per order revision, however many times and ways it is read.

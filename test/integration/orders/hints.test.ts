@@ -13,6 +13,7 @@ import type { CanonicalOrderInput } from '../../../src/domain/order.js';
 import { settleHints } from '../../../src/orders/inbox.js';
 import { systemClock } from '../../../src/server/app.js';
 import { pullShop } from '../../../src/sync/pull.js';
+import { ShopGate } from '../../../src/sync/shop-gate.js';
 import { type OrdersFixture, order, ordersFixture, SHOP } from '../../support/orders.js';
 
 let f: OrdersFixture;
@@ -162,15 +163,26 @@ describe('a pull settles the hints of the orders it reads', () => {
       log: pino({ level: 'silent' }),
       clock: systemClock,
     });
-    const report = await pullShop(f.inv, f.orders, {
-      shop: SHOP,
-      registered: getConnector('taobao'),
-      connector,
-      limits: connector.limits,
-    });
+    // The gate is charged for every request the pull made: a list call per page and a
+    // trade.fullinfo.get per listed trade, not one slot per page.
+    const gate = new ShopGate(SHOP.id, { ...connector.limits, intervalCap: 10_000 });
+    let charged = 0;
+    const run = gate.run.bind(gate);
+    gate.run = ((call: () => Promise<unknown>, priority?: number, requests = 1) => {
+      charged += requests;
+      return run(call, priority, requests);
+    }) as typeof gate.run;
+    const report = await pullShop(
+      f.inv,
+      f.orders,
+      { shop: SHOP, registered: getConnector('taobao'), connector, limits: connector.limits },
+      { gate },
+    );
+    gate.close();
     expect(report.error).toBeUndefined();
     expect(report).toMatchObject({ hintsSettled: 5, caughtUp: true });
     expect(report.orders).toBeGreaterThanOrEqual(ids.length);
+    expect(charged).toBeGreaterThanOrEqual(report.orders + report.pages);
     expect(await hintStates([...ids.slice(0, 5), '404404404'])).toEqual(
       [...ids.slice(0, 5), '404404404'].sort().map((id) => ({
         id,
