@@ -27,6 +27,8 @@ export interface RigShop {
   connector?: Record<string, unknown>;
   /** Default `paid`. The sandboxes take stock when an order is placed (拍下减库存): `created` matches them. */
   reserveOn?: 'paid' | 'created';
+  /** The shop's request quota (`shops[].rateLimit`); default the connector's. */
+  rateLimit?: { requestsPerSecond?: number; concurrency?: number };
 }
 
 export interface Rig {
@@ -97,6 +99,7 @@ export async function startRig(options: {
         matchOuterId: false,
         push: pushRulesSchema.parse(s.push ?? {}),
         connector: { ...(sessions.get(s.id)!.config as Record<string, unknown>), ...s.connector },
+        ...(s.rateLimit ? { rateLimit: s.rateLimit } : {}),
       })),
     };
     const daemon = await startDaemon(
