@@ -170,7 +170,10 @@ export async function claimDue(tx: Tx, limit: number, leaseMs: number): Promise<
         next_attempt_at = now() + ${leaseMs} * interval '1 millisecond'
       FROM (
         SELECT id FROM inbox_event
-        WHERE status = 'pending' AND refetch_order_id IS NULL AND next_attempt_at <= now()
+        -- Stored to the millisecond, rounded: an event stored a moment ago can be up to half a
+        -- millisecond in the future, and would wait for the loop's idle sleep.
+        WHERE status = 'pending' AND refetch_order_id IS NULL
+          AND next_attempt_at <= now() + interval '1 millisecond'
         ORDER BY next_attempt_at, id LIMIT ${limit} FOR UPDATE SKIP LOCKED
       ) due
       WHERE e.id = due.id

