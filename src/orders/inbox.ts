@@ -205,7 +205,7 @@ export async function claimHints(
         next_attempt_at = now() + ${leaseMs} * interval '1 millisecond'
       FROM (
         SELECT id FROM inbox_event
-        WHERE status = 'pending' AND refetch_order_id IS NOT NULL AND next_attempt_at <= now()
+        WHERE status = 'pending' AND refetch_order_id IS NOT NULL AND next_attempt_at <= now() + interval '1 millisecond'
           AND shop_id = ${shopId} AND received_at <= now() - ${olderThanMs} * interval '1 millisecond'
         ORDER BY next_attempt_at, id LIMIT ${limit} FOR UPDATE SKIP LOCKED
       ) due
@@ -220,7 +220,7 @@ export async function dueHints(tx: Pick<Tx, 'query'>, shopId: string, atMost: nu
   const [row] = await tx.query<{ n: number }>(sql`
     SELECT count(*)::int AS n FROM (
       SELECT 1 FROM inbox_event
-      WHERE status = 'pending' AND refetch_order_id IS NOT NULL AND next_attempt_at <= now()
+      WHERE status = 'pending' AND refetch_order_id IS NOT NULL AND next_attempt_at <= now() + interval '1 millisecond'
         AND shop_id = ${shopId}
         AND NOT EXISTS (SELECT 1 FROM shop s WHERE s.id = ${shopId} AND s.paused_at IS NOT NULL)
       LIMIT ${atMost}) h`);
