@@ -67,7 +67,7 @@ function requestChunks<R extends ListingRow>(rows: readonly R[], connector: Batc
   }
   const open = new Map<string, R[]>();
   for (const row of rows) {
-    const key = keyOf.call(connector, refOf(row));
+    const key = keyOf(refOf(row));
     let chunk = open.get(key);
     if (!chunk || chunk.length >= size) {
       chunk = [];

@@ -74,13 +74,13 @@ export async function reconcileShop(
     for (;;) {
       // What the platform should show now: our last push minus the sales imported since (the
       // own-sales log folded first; a listing a pusher holds keeps its log, counted here too).
-      const page = await inv.transaction(async (tx) => {
-        const due = await tx.query<{ listing_id: number }>(sql`
+      const rows = await inv.transaction(async (tx) => {
+        const page = await tx.query<{ listing_id: number }>(sql`
           SELECT p.listing_id FROM stock_push p JOIN listing l ON l.id = p.listing_id
           WHERE l.shop_id = ${shop.id} AND p.listing_id > ${after} AND p.pushed IS NOT NULL
             AND l.stock_ref IS NOT NULL AND NOT l.push_excluded
           ORDER BY p.listing_id LIMIT ${batch}`);
-        const ids = due.map((r) => r.listing_id);
+        const ids = page.map((r) => r.listing_id);
         await foldOwnSales(tx, ids);
         return tx.query<{
           listing_id: number;
@@ -95,9 +95,8 @@ export async function reconcileShop(
           FROM stock_push p JOIN listing l ON l.id = p.listing_id
           WHERE p.listing_id = ANY(${ids}::int[]) ORDER BY p.listing_id`);
       });
-      if (page.length === 0) break;
-      after = page.at(-1)!.listing_id;
-      const rows = page;
+      if (rows.length === 0) break;
+      after = rows.at(-1)!.listing_id;
       const refs = rows.map(refOf);
       // The gate counts the requests the read makes (Douyin: one per product).
       const readings = await gate.run(

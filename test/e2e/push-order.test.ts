@@ -23,30 +23,41 @@ afterEach(async () => {
   rig = undefined;
 });
 
+/**
+ * One shop of `platform` (no webhooks, the sync engine off), its connector and gate, and the
+ * planner and pusher run by hand: `plan` until nothing is dirty, `drain` until nothing is sent.
+ */
+async function pusherRig(platform: 'jd' | 'douyin') {
+  const r = await startRig({
+    shops: [{ id: 'd', platform, webhooks: false }],
+    openingStock: 100,
+    sync: { enabled: false },
+  });
+  const log = createLogger({ level: 'silent', pretty: false });
+  rig = r;
+  const sc = createShopConnectors(r.config.shops, log, { now: () => new Date() }).get('d')!;
+  const g = new ShopGate('d', sc.limits);
+  gate = g;
+  const plans = new Map(r.config.shops.map((s) => [s.id, s]));
+  const plan = async () => {
+    while ((await planPushes(r.daemon.inventory, plans)).skus > 0);
+  };
+  const drain = async () => {
+    while ((await pushShop(r.daemon.inventory, sc, g, { maxAttempts: 8 })).sent > 0);
+  };
+  return { rig: r, gate: g, sc, plan, drain };
+}
+
 describe('pusher backlog order', () => {
   it('pushes the listings closest to selling out first, about 2 s of calls per round', async () => {
-    rig = await startRig({
-      shops: [{ id: 'd', platform: 'jd', webhooks: false }],
-      openingStock: 100,
-      sync: { enabled: false },
-    });
-    const log = createLogger({ level: 'silent', pretty: false });
-    const sc = createShopConnectors(rig.config.shops, log, { now: () => new Date() }).get('d')!;
-    gate = new ShopGate('d', sc.connector.limits);
-    const size = claimSize(sc.connector.limits);
-    expect(sc.connector.limits.maxStockBatch).toBe(1);
+    const { rig, gate, sc, plan, drain } = await pusherRig('jd');
+    const size = claimSize(sc.limits);
+    expect(sc.limits.maxStockBatch).toBe(1);
     expect(size).toBe(20);
     // The sandbox's catalog has 10 SKUs: rounds of 4 here stand for rounds of 20.
     const skus = [...rig.skus.keys()];
     const limit = 4;
     expect(skus.length).toBeGreaterThan(limit + 2);
-    const plans = new Map(rig.config.shops.map((s) => [s.id, s]));
-    const plan = async () => {
-      while ((await planPushes(rig!.daemon.inventory, plans)).skus > 0);
-    };
-    const drain = async () => {
-      while ((await pushShop(rig!.daemon.inventory, sc, gate!, { maxAttempts: 8 })).sent > 0);
-    };
     await plan();
     await drain();
     const session = rig.sessions.get('d')!;
@@ -103,21 +114,7 @@ describe('pusher backlog order', () => {
     }
   });
   it("sends one product's SKUs per request on Douyin, the most urgent product first", async () => {
-    rig = await startRig({
-      shops: [{ id: 'd', platform: 'douyin', webhooks: false }],
-      openingStock: 100,
-      sync: { enabled: false },
-    });
-    const log = createLogger({ level: 'silent', pretty: false });
-    const sc = createShopConnectors(rig.config.shops, log, { now: () => new Date() }).get('d')!;
-    gate = new ShopGate('d', sc.connector.limits);
-    const plans = new Map(rig.config.shops.map((s) => [s.id, s]));
-    const plan = async () => {
-      while ((await planPushes(rig!.daemon.inventory, plans)).skus > 0);
-    };
-    const drain = async () => {
-      while ((await pushShop(rig!.daemon.inventory, sc, gate!, { maxAttempts: 8 })).sent > 0);
-    };
+    const { rig, gate, sc, plan, drain } = await pusherRig('douyin');
     await plan();
     await drain();
     const session = rig.sessions.get('d')!;

@@ -379,6 +379,16 @@ describe('shops', () => {
     writeFileSync(file, JSON.stringify({ shops }));
     return { CONFIG: file };
   };
+  /** The issues (`path: message`) of shops the config refuses. */
+  const issuesOf = (shops: unknown): string[] => {
+    try {
+      loadConfig(withShops(shops));
+    } catch (e) {
+      expect(e).toBeInstanceOf(ConfigError);
+      return (e as ConfigError).issues.map((i) => `${i.path}: ${i.message}`);
+    }
+    throw new Error('the config was accepted');
+  };
 
   it('fills each shop with its defaults', () => {
     const config = loadConfig(withShops([{ id: 'tmall-main', platform: 'taobao', warehouses: ['SH'] }]));
@@ -396,24 +406,15 @@ describe('shops', () => {
   });
 
   it('checks the channel push rules, naming each bad key', () => {
-    let err: unknown;
-    try {
-      loadConfig(
-        withShops([
-          {
-            id: 'dy',
-            platform: 'douyin',
-            warehouses: ['SH', 'BJ'],
-            push: { warehouses: ['SH', 'GZ'], sharePercent: 120, buffer: { mode: 'adaptive', maxUnits: -1 } },
-          },
-          { id: 'jd', platform: 'jd', warehouses: ['SH'], push: { minQuantity: 9, maxQuantity: 3 } },
-        ]),
-      );
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(ConfigError);
-    const issues = (err as ConfigError).issues.map((i) => `${i.path}: ${i.message}`);
+    const issues = issuesOf([
+      {
+        id: 'dy',
+        platform: 'douyin',
+        warehouses: ['SH', 'BJ'],
+        push: { warehouses: ['SH', 'GZ'], sharePercent: 120, buffer: { mode: 'adaptive', maxUnits: -1 } },
+      },
+      { id: 'jd', platform: 'jd', warehouses: ['SH'], push: { minQuantity: 9, maxQuantity: 3 } },
+    ]);
     expect(issues).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/^shops\.0\.push\.sharePercent: expected an integer from 0 to 100/),
@@ -453,19 +454,10 @@ describe('shops', () => {
       withShops([{ id: 'tm', platform: 'taobao', warehouses: ['SH'], rateLimit: { requestsPerSecond: 80 } }]),
     );
     expect(config.shops[0]!.rateLimit).toEqual({ requestsPerSecond: 80 });
-    let err: unknown;
-    try {
-      loadConfig(
-        withShops([
-          { id: 'a', platform: 'taobao', warehouses: ['SH'], rateLimit: { requestsPerSecond: 0.5 } },
-          { id: 'b', platform: 'jd', warehouses: ['SH'], rateLimit: { concurrency: 0, qps: 3 } },
-        ]),
-      );
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(ConfigError);
-    const issues = (err as ConfigError).issues.map((i) => `${i.path}: ${i.message}`);
+    const issues = issuesOf([
+      { id: 'a', platform: 'taobao', warehouses: ['SH'], rateLimit: { requestsPerSecond: 0.5 } },
+      { id: 'b', platform: 'jd', warehouses: ['SH'], rateLimit: { concurrency: 0, qps: 3 } },
+    ]);
     expect(issues).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/^shops\.0\.rateLimit\.requestsPerSecond: expected an integer from 1 to 10000/),
