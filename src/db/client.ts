@@ -1,10 +1,11 @@
 import { mkdirSync } from 'node:fs';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { maskUrlPassword } from '../log.js';
 import { PrismaClient } from './generated/client.js';
+import { PgliteThread } from './pglite-thread.js';
 import type { SqlQuery, SqlTx } from './sql.js';
 
 export type { PrismaClient } from './generated/client.js';
@@ -81,9 +82,9 @@ export async function openDatabase(url: string | undefined, options: DbOptions =
 
 async function openPglite(dataDir: string | null): Promise<Db> {
   if (dataDir) mkdirSync(dataDir, { recursive: true });
-  const lite = dataDir ? new PGlite(dataDir) : new PGlite();
-  await lite.waitReady;
-  const prisma = new PrismaClient({ adapter: new PrismaPGlite(lite) });
+  const lite = await PgliteThread.open(dataDir);
+  // The adapter calls query (rowMode, parsers), exec and transaction, which PgliteThread serves.
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(lite as unknown as PGlite) });
   const session: SqlSession = {
     exec: async (script) => {
       await lite.exec(script);

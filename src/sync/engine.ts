@@ -6,6 +6,7 @@ import type { Logger } from '../log.js';
 import type { Orders } from '../orders/index.js';
 import { BackgroundLoop } from './background-loop.js';
 import { type HintStep, hintStep } from './hints.js';
+import { InboxBatchSize } from './inbox-batch.js';
 import { ShopLeases } from './leases.js';
 import { overlapDue, pullShop } from './pull.js';
 import { type PlanShop, planPushes, planShop } from './push-plan.js';
@@ -32,12 +33,17 @@ const INBOX_GAP_MS = 25;
 const INBOX_BUSY_GAP_MS = 250;
 const INBOX_BUSY_EVENTS = 20;
 /**
- * Events claimed per inbox batch. With INBOX_BUSY_GAP_MS this bounds the intake under load:
- * 500 per 250 ms is 2,000 events/s. (Batches of 100 capped it at 400/s, which the Shopify-only
- * peak run hit; they were that small while a batch waited for its re-fetch hints, which it no
- * longer claims: see Orders.resolveHints.)
+ * Most events claimed per inbox batch. (Batches of 100 capped the intake at 400/s with the busy
+ * gap, which the Shopify-only peak run hit; they were that small while a batch waited for its
+ * re-fetch hints, which it no longer claims: see Orders.resolveHints.) A full batch means a
+ * backlog: the next one follows after INBOX_GAP_MS, not the busy gap.
  */
 const INBOX_BATCH = 500;
+/**
+ * When transactions run one at a time (PGlite), the target duration of one inbox batch (see
+ * InboxBatchSize): about the longest a webhook's insert waits for the batch ahead of it.
+ */
+const INBOX_SERIAL_BATCH_MS = 100;
 const PLANNER_GAP_MS = 100;
 /**
  * Least time between two steps of a shop's hint resolver: one by one, a step reads about a
@@ -84,18 +90,23 @@ export class SyncEngine {
     );
     const inboxLog = log.child({ component: 'inbox' });
     let lastClaimed = 0;
+    let lastFull = false;
+    const batchSize = new InboxBatchSize(INBOX_BATCH, inv.serial ? INBOX_SERIAL_BATCH_MS : null);
     this.inbox = new BackgroundLoop(
       'inbox',
       async () => {
-        const r = await orders.processBatch(INBOX_BATCH);
+        const limit = batchSize.next;
+        const r = await orders.processBatch(limit);
         lastClaimed = r.claimed;
-        if (r.claimed > 0) inboxLog.debug({ ...r, results: undefined }, 'inbox batch');
+        lastFull = r.claimed >= limit;
+        batchSize.record(r.claimed, r.ms.together + r.ms.oneByOne);
+        if (r.claimed > 0) inboxLog.debug({ ...r, limit, results: undefined }, 'inbox batch');
         return r.claimed > 0;
       },
       inboxLog,
       {
         idleMs: sync.inboxIdleMs,
-        minGapMs: () => (lastClaimed >= INBOX_BUSY_EVENTS ? INBOX_BUSY_GAP_MS : INBOX_GAP_MS),
+        minGapMs: () => (!lastFull && lastClaimed >= INBOX_BUSY_EVENTS ? INBOX_BUSY_GAP_MS : INBOX_GAP_MS),
       },
     );
     const pushLog = log.child({ component: 'push' });
