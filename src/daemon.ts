@@ -73,7 +73,10 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
   const unlock = target.kind === 'pglite' && target.dataDir ? lockPgliteDir(target.dataDir) : () => {};
   let db: Db;
   try {
-    db = await openDatabase(config.database.url, { poolSize: config.database.poolSize });
+    db = await openDatabase(config.database.url, {
+      poolSize: config.database.poolSize,
+      pgliteSharedBuffersMb: config.database.pgliteSharedBuffersMb,
+    });
   } catch (err) {
     unlock();
     throw err;

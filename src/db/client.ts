@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import type { PGlite } from '@electric-sql/pglite';
+import { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
@@ -50,6 +50,8 @@ export interface TransactionOptions {
 export interface DbOptions {
   /** PostgreSQL pool size per process. Default 10. */
   poolSize?: number;
+  /** PGlite's `shared_buffers`, MB (config `database.pgliteSharedBuffersMb`). Default 16. */
+  pgliteSharedBuffersMb?: number;
   /** Default data directory when the URL is unset. Default `./data/pglite`. */
   defaultPgliteDir?: string;
 }
@@ -76,13 +78,17 @@ export function parseDatabaseUrl(
 export async function openDatabase(url: string | undefined, options: DbOptions = {}): Promise<Db> {
   const target = parseDatabaseUrl(url, options.defaultPgliteDir);
   return target.kind === 'pglite'
-    ? openPglite(target.dataDir)
+    ? openPglite(target.dataDir, options.pgliteSharedBuffersMb ?? 16)
     : openPostgres(target.url, options.poolSize ?? 10);
 }
 
-async function openPglite(dataDir: string | null): Promise<Db> {
+async function openPglite(dataDir: string | null, sharedBuffersMb: number): Promise<Db> {
   if (dataDir) mkdirSync(dataDir, { recursive: true });
-  const lite = await PgliteThread.open(dataDir);
+  const lite = await PgliteThread.open(dataDir, [
+    ...PGlite.defaultStartParams,
+    '-c',
+    `shared_buffers=${sharedBuffersMb}MB`,
+  ]);
   // The adapter calls query (rowMode, parsers), exec and transaction, which PgliteThread serves.
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(lite as unknown as PGlite) });
   const session: SqlSession = {

@@ -13,7 +13,10 @@ import { migrate } from './migrate.js';
 const config = loadConfigOrExit('db:migrate');
 
 try {
-  const db = await openDatabase(config.database.url, { poolSize: 1 });
+  const db = await openDatabase(config.database.url, {
+    poolSize: 1,
+    pgliteSharedBuffersMb: config.database.pgliteSharedBuffersMb,
+  });
   try {
     process.stdout.write(`db:migrate: ${db.displayUrl}\n`);
     const report = await migrate(db);

@@ -8,7 +8,10 @@ import { createInventory } from './index.js';
 
 const config = loadConfigOrExit('db:verify');
 
-const db = await openDatabase(config.database.url, { poolSize: 2 });
+const db = await openDatabase(config.database.url, {
+  poolSize: 2,
+  pgliteSharedBuffersMb: config.database.pgliteSharedBuffersMb,
+});
 let code = 0;
 try {
   const pending = await pendingMigrations(db);

@@ -1,5 +1,6 @@
 import { messages } from '@electric-sql/pglite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../src/db/client.js';
 import { PgliteThread } from '../../src/db/pglite-thread.js';
 
 /** PGlite in its worker thread (whichever database the suite runs on: this is about PGlite). */
@@ -92,5 +93,25 @@ describe('PgliteThread when its worker dies', () => {
     await expect(db.query('SELECT 1')).rejects.toThrow(/PGlite worker exited/);
     expect(db.closed).toBe(true);
     await db.close();
+  });
+});
+
+describe('openDatabase on PGlite', () => {
+  it("runs PGlite with database.pgliteSharedBuffersMb (default 16 MB), not PostgreSQL's 128 MB", async () => {
+    for (const [mb, shown] of [
+      [undefined, '16MB'],
+      [24, '24MB'],
+    ] as const) {
+      const db = await openDatabase('pglite:memory', { pgliteSharedBuffersMb: mb });
+      try {
+        const [row] = await db.statement<{ shared_buffers: string }>({
+          text: 'SHOW shared_buffers',
+          values: [],
+        });
+        expect(row!.shared_buffers).toBe(shown);
+      } finally {
+        await db.close();
+      }
+    }
   });
 });

@@ -33,7 +33,7 @@ function expectIssue(err: ConfigError, issue: ConfigIssue) {
 
 const DEFAULTS = {
   server: { host: '127.0.0.1', port: 3000, bodyLimitBytes: 1_048_576 },
-  database: { poolSize: 10 },
+  database: { poolSize: 10, pgliteSharedBuffersMb: 16 },
   log: { level: 'info', pretty: false },
   shutdown: { graceMs: 10_000 },
   inventory: { lockTimeoutMs: 5000 },
@@ -203,6 +203,11 @@ describe('loadConfig: bad values name the key path, the source and what was expe
     [{ server: { host: 7 } }, 'server.host', 'expected a host name or IP address'],
     [{ server: { bodyLimitBytes: 0 } }, 'server.bodyLimitBytes', 'expected an integer from 1 to'],
     [{ database: { poolSize: 0 } }, 'database.poolSize', 'expected an integer from 1 to 1000, got 0'],
+    [
+      { database: { pgliteSharedBuffersMb: '64MB' } },
+      'database.pgliteSharedBuffersMb',
+      'expected an integer from 1 to 4096, got "64MB"',
+    ],
     [
       { database: { url: 'sqlite:./x' } },
       'database.url',
