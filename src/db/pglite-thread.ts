@@ -90,10 +90,12 @@ export class PgliteThread {
     return this.lock.add(async () => {
       await this.call({ op: 'exec', sql: 'BEGIN' });
       let open = true;
+      // A statement after the end would run outside the lock, in someone else's transaction.
+      const ended = () => Promise.reject(new Error('PGlite transaction already ended'));
       const tx: ThreadTransaction = {
         query: <R>(sql: string, params?: unknown[], options?: QueryOptions) =>
-          this.send<R>(sql, params, options),
-        exec: (sql: string) => this.call<Results[]>({ op: 'exec', sql }),
+          open ? this.send<R>(sql, params, options) : ended(),
+        exec: (sql: string) => (open ? this.call<Results[]>({ op: 'exec', sql }) : ended()),
         rollback: async () => {
           if (!open) return;
           open = false;

@@ -35,11 +35,6 @@ export interface Inventory {
    * also run outside one, each of its queries then a transaction of its own.
    */
   readonly autocommit: Pick<Tx, 'query'>;
-  /**
-   * True when transactions run one at a time (PGlite's single session, or a concurrency of 1):
-   * a long transaction then delays every other, a webhook's insert into the inbox included.
-   */
-  readonly serial: boolean;
 }
 
 export interface InventoryOptions extends TxRunnerOptions {
@@ -63,6 +58,5 @@ export function createInventory(db: Db, options: InventoryOptions = {}): Invento
     transaction: (fn, options) => tx.run(fn, options),
     statement: (q, options) => tx.single(q, options),
     autocommit: { query: (q) => tx.single(q) },
-    serial: tx.concurrency === 1,
   };
 }

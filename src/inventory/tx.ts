@@ -33,8 +33,6 @@ const RETRYABLE_SQLSTATES = new Set(['40001', '40P01', '55P03']);
 export class TxRunner {
   private readonly queue: PQueue;
   private readonly maxRetries: number;
-  /** Transactions in the database at once. */
-  readonly concurrency: number;
   /**
    * The lock timeout, ms, that a single-statement transaction ({@link single}) must set itself;
    * null on PGlite, whose one session never waits for a lock.
@@ -45,8 +43,8 @@ export class TxRunner {
     private readonly db: Db,
     options: TxRunnerOptions = {},
   ) {
-    this.concurrency = options.concurrency ?? (db.kind === 'pglite' ? 1 : 10);
-    this.queue = new PQueue({ concurrency: this.concurrency });
+    const concurrency = options.concurrency ?? (db.kind === 'pglite' ? 1 : 10);
+    this.queue = new PQueue({ concurrency });
     this.lockTimeoutMs = db.kind === 'postgres' ? Math.trunc(options.lockTimeoutMs ?? 5000) : null;
     this.maxRetries = options.maxRetries ?? 5;
   }

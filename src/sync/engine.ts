@@ -6,7 +6,6 @@ import type { Logger } from '../log.js';
 import type { Orders } from '../orders/index.js';
 import { BackgroundLoop } from './background-loop.js';
 import { type HintStep, hintStep } from './hints.js';
-import { InboxBatchSize } from './inbox-batch.js';
 import { ShopLeases } from './leases.js';
 import { overlapDue, pullShop } from './pull.js';
 import { type PlanShop, planPushes, planShop } from './push-plan.js';
@@ -39,11 +38,6 @@ const INBOX_BUSY_EVENTS = 20;
  * backlog: the next one follows after INBOX_GAP_MS, not the busy gap.
  */
 const INBOX_BATCH = 500;
-/**
- * When transactions run one at a time (PGlite), the target duration of one inbox batch (see
- * InboxBatchSize): about the longest a webhook's insert waits for the batch ahead of it.
- */
-const INBOX_SERIAL_BATCH_MS = 100;
 const PLANNER_GAP_MS = 100;
 /**
  * Least time between two steps of a shop's hint resolver: one by one, a step reads about a
@@ -91,16 +85,13 @@ export class SyncEngine {
     const inboxLog = log.child({ component: 'inbox' });
     let lastClaimed = 0;
     let lastFull = false;
-    const batchSize = new InboxBatchSize(INBOX_BATCH, inv.serial ? INBOX_SERIAL_BATCH_MS : null);
     this.inbox = new BackgroundLoop(
       'inbox',
       async () => {
-        const limit = batchSize.next;
-        const r = await orders.processBatch(limit);
+        const r = await orders.processBatch(INBOX_BATCH);
         lastClaimed = r.claimed;
-        lastFull = r.claimed >= limit;
-        batchSize.record(r.claimed, r.ms.together + r.ms.oneByOne);
-        if (r.claimed > 0) inboxLog.debug({ ...r, limit, results: undefined }, 'inbox batch');
+        lastFull = r.claimed >= INBOX_BATCH;
+        if (r.claimed > 0) inboxLog.debug({ ...r, results: undefined }, 'inbox batch');
         return r.claimed > 0;
       },
       inboxLog,

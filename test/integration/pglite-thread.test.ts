@@ -1,7 +1,7 @@
 import { messages } from '@electric-sql/pglite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/client.js';
-import { PgliteThread } from '../../src/db/pglite-thread.js';
+import { PgliteThread, type ThreadTransaction } from '../../src/db/pglite-thread.js';
 
 /** PGlite in its worker thread (whichever database the suite runs on: this is about PGlite). */
 describe('PgliteThread', () => {
@@ -72,7 +72,12 @@ describe('PgliteThread', () => {
       return tx.closed;
     });
     expect(out).toBe(true);
-    const left = await db.query<{ id: number }>('SELECT id FROM t WHERE id IN (20, 21)');
+    let kept: ThreadTransaction | undefined;
+    await db.transaction(async (tx) => {
+      kept = tx;
+    });
+    await expect(kept!.query('INSERT INTO t VALUES (22, now(), 1)')).rejects.toThrow('already ended');
+    const left = await db.query<{ id: number }>('SELECT id FROM t WHERE id IN (20, 21, 22)');
     expect(left.rows).toEqual([]);
     // A failed statement inside rolls the transaction back, and the session is usable after.
     await expect(

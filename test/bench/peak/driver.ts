@@ -82,6 +82,8 @@ export interface TracerSample {
   destination: BenchPlatform;
   /** ms from the order placed on the origin to the new quantity seen on the destination; null = timeout. */
   ms: number | null;
+  /** When the tracer order was placed: at the normal rate (the quiet lead-in) or at the peak. */
+  phase: 'normal' | 'peak';
 }
 
 export interface DriveResult {
@@ -332,8 +334,14 @@ export async function drive(
     const listing = tracerIndex[k]!;
     const others = shops.filter((s) => s !== origin);
     let sold = 0;
-    while (Date.now() < windowStart) await sleep(50);
+    // At the normal rate (a steady quiet load) and at the peak; not in the ramp between.
+    const normalEnd = startedAt + p.normalSeconds * 1000;
     while (driving && Date.now() < windowEnd) {
+      if (Date.now() >= normalEnd && Date.now() < windowStart) {
+        await sleep(50);
+        continue;
+      }
+      const phase = Date.now() < normalEnd ? 'normal' : 'peak';
       const t0 = performance.now();
       let id: string;
       try {
@@ -355,6 +363,7 @@ export async function drive(
               origin: origin.platform,
               destination: s.platform,
               ms: performance.now() - t0,
+              phase,
             });
             pending.delete(s);
           }
@@ -362,7 +371,7 @@ export async function drive(
         if (pending.size > 0) await sleep(5);
       }
       for (const s of pending)
-        tracers.push({ tracer: code, origin: origin.platform, destination: s.platform, ms: null });
+        tracers.push({ tracer: code, origin: origin.platform, destination: s.platform, ms: null, phase });
       await sleep(100);
     }
   };
