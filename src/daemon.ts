@@ -29,6 +29,12 @@ export interface DaemonOptions {
   clock?: Clock;
   /** Extra routers mounted into the app after the admin API at `/api` (see createApp). */
   routes?: readonly MountedRouter[];
+  /**
+   * The embedded database stopped for good (PGlite's worker thread died): logged as fatal, then
+   * this is called. src/main.ts exits with 1 so that a supervisor restarts the daemon (the data
+   * directory is crash-safe, as after a SIGKILL).
+   */
+  onDatabaseLost?: (err: Error) => void;
 }
 
 export interface Daemon {
@@ -76,6 +82,10 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
     db = await openDatabase(config.database.url, {
       poolSize: config.database.poolSize,
       pgliteSharedBuffersMb: config.database.pgliteSharedBuffersMb,
+      onLost: (err) => {
+        log.fatal({ err }, 'the database stopped');
+        options.onDatabaseLost?.(err);
+      },
     });
   } catch (err) {
     unlock();

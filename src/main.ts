@@ -1,7 +1,8 @@
 /**
  * The daemon's entry point: config -> logger -> daemon (database, migrations, HTTP) -> signals.
  *
- * Exit codes: 0 after a graceful stop, 1 when starting or stopping failed, 2 for invalid
+ * Exit codes: 0 after a graceful stop, 1 when starting or stopping failed or the embedded
+ * database's worker thread died, 2 for invalid
  * configuration (the message names each bad key and its source; no stack), 128+n when a second
  * signal n cut the graceful stop short.
  */
@@ -17,10 +18,12 @@ process.on('unhandledRejection', (reason) => {
   process.exit(1);
 });
 
-const daemon = await startDaemon(config, log).catch((err: unknown) => {
-  log.fatal({ err }, 'stockd failed to start');
-  process.exit(1);
-});
+const daemon = await startDaemon(config, log, { onDatabaseLost: () => process.exit(1) }).catch(
+  (err: unknown) => {
+    log.fatal({ err }, 'stockd failed to start');
+    process.exit(1);
+  },
+);
 
 const SIGNAL_NUMBERS = { SIGINT: 2, SIGTERM: 15 } as const;
 let stopping = false;

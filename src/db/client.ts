@@ -50,6 +50,12 @@ export interface TransactionOptions {
 export interface DbOptions {
   /** PostgreSQL pool size per process. Default 10. */
   poolSize?: number;
+  /**
+   * Called if PGlite's worker thread dies (not closed): every later call fails. The daemon
+   * exits on it, so that its supervisor restarts it. Ignored on PostgreSQL (a lost connection
+   * is retried by the pool).
+   */
+  onLost?: (err: Error) => void;
   /** PGlite's `shared_buffers`, MB (config `database.pgliteSharedBuffersMb`). Default 16. */
   pgliteSharedBuffersMb?: number;
   /** Default data directory when the URL is unset. Default `./data/pglite`. */
@@ -78,17 +84,21 @@ export function parseDatabaseUrl(
 export async function openDatabase(url: string | undefined, options: DbOptions = {}): Promise<Db> {
   const target = parseDatabaseUrl(url, options.defaultPgliteDir);
   return target.kind === 'pglite'
-    ? openPglite(target.dataDir, options.pgliteSharedBuffersMb ?? 16)
+    ? openPglite(target.dataDir, options.pgliteSharedBuffersMb ?? 16, options.onLost)
     : openPostgres(target.url, options.poolSize ?? 10);
 }
 
-async function openPglite(dataDir: string | null, sharedBuffersMb: number): Promise<Db> {
+async function openPglite(
+  dataDir: string | null,
+  sharedBuffersMb: number,
+  onLost: ((err: Error) => void) | undefined,
+): Promise<Db> {
   if (dataDir) mkdirSync(dataDir, { recursive: true });
-  const lite = await PgliteThread.open(dataDir, [
-    ...PGlite.defaultStartParams,
-    '-c',
-    `shared_buffers=${sharedBuffersMb}MB`,
-  ]);
+  const lite = await PgliteThread.open(
+    dataDir,
+    [...PGlite.defaultStartParams, '-c', `shared_buffers=${sharedBuffersMb}MB`],
+    onLost,
+  );
   // The adapter calls query (rowMode, parsers), exec and transaction, which PgliteThread serves.
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(lite as unknown as PGlite) });
   const session: SqlSession = {

@@ -23,7 +23,12 @@ export class PgliteThread {
   private nextId = 1;
   private exited: Error | null = null;
 
-  private constructor(private readonly worker: Worker) {
+  private closing = false;
+
+  private constructor(
+    private readonly worker: Worker,
+    private readonly onLost?: (err: Error) => void,
+  ) {
     worker.on('message', (m: { id: number; result?: unknown; error?: SentError }) => {
       const p = this.pending.get(m.id);
       if (!p) return;
@@ -33,17 +38,26 @@ export class PgliteThread {
       else p.resolve(m.result);
     });
     const fail = (err: Error) => {
+      if (this.exited) return;
       this.exited = err;
       for (const p of this.pending.values()) p.reject(err);
       this.pending.clear();
+      if (!this.closing) this.onLost?.(err);
     };
     worker.on('error', (err) => fail(new Error(`PGlite worker failed: ${err.message}`, { cause: err })));
     worker.on('exit', (code) => fail(new Error(`PGlite worker exited (code ${code})`)));
     worker.unref();
   }
 
-  /** Starts the worker and opens the database (`dataDir` null: in memory). */
-  static async open(dataDir: string | null, startParams?: string[]): Promise<PgliteThread> {
+  /**
+   * Starts the worker and opens the database (`dataDir` null: in memory). `onLost`: called
+   * once if the worker dies other than by `close()` (every call fails from then on).
+   */
+  static async open(
+    dataDir: string | null,
+    startParams?: string[],
+    onLost?: (err: Error) => void,
+  ): Promise<PgliteThread> {
     const worker = new Worker(new URL('./pglite-worker.js', import.meta.url), {
       workerData: { dataDir, startParams },
     });
@@ -67,7 +81,7 @@ export class PgliteThread {
     } finally {
       off();
     }
-    return new PgliteThread(worker);
+    return new PgliteThread(worker, onLost);
   }
 
   get closed(): boolean {
@@ -124,8 +138,10 @@ export class PgliteThread {
 
   async close(): Promise<void> {
     if (this.exited) return;
+    this.closing = true;
     await this.lock.add(() => this.call({ op: 'close' }));
     await this.worker.terminate();
+    this.exited ??= new Error('PGlite worker exited (closed)');
   }
 
   private async send<T>(sql: string, params: unknown[] | undefined, options: QueryOptions | undefined) {

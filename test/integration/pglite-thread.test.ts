@@ -91,13 +91,24 @@ describe('PgliteThread', () => {
 
 describe('PgliteThread when its worker dies', () => {
   it('fails what was waiting and every later call with a clear error', async () => {
-    const db = await PgliteThread.open(null);
+    const lost: Error[] = [];
+    const db = await PgliteThread.open(null, undefined, (err) => lost.push(err));
     const running = db.query('SELECT count(*) FROM generate_series(1, 5000000)');
     await (db as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
     await expect(running).rejects.toThrow(/PGlite worker exited/);
     await expect(db.query('SELECT 1')).rejects.toThrow(/PGlite worker exited/);
     expect(db.closed).toBe(true);
+    expect(lost.map((e) => e.message)).toEqual([expect.stringMatching(/PGlite worker exited/)]);
     await db.close();
+  });
+
+  it('does not report a worker closed on purpose as lost', async () => {
+    const lost: Error[] = [];
+    const db = await PgliteThread.open(null, undefined, (err) => lost.push(err));
+    await db.query('SELECT 1');
+    await db.close();
+    await expect(db.query('SELECT 1')).rejects.toThrow(/PGlite worker exited/);
+    expect(lost).toEqual([]);
   });
 });
 
