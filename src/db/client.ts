@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
@@ -94,11 +95,14 @@ async function openPglite(
   onLost: ((err: Error) => void) | undefined,
 ): Promise<Db> {
   if (dataDir) mkdirSync(dataDir, { recursive: true });
-  const lite = await PgliteThread.open(
-    dataDir,
-    [...PGlite.defaultStartParams, '-c', `shared_buffers=${sharedBuffersMb}MB`],
-    onLost,
-  );
+  const startParams = [...PGlite.defaultStartParams, '-c', `shared_buffers=${sharedBuffersMb}MB`];
+  // A new data directory is made by PostgreSQL's initdb, whose memory would stay with the worker
+  // for good (WebAssembly memory never shrinks): the daemon's first run showed 838 MB RSS, a
+  // restart on the same directory 371 MB. A worker of its own makes the directory and goes.
+  if (dataDir && !existsSync(join(dataDir, 'PG_VERSION'))) {
+    await (await PgliteThread.open(dataDir, startParams)).close();
+  }
+  const lite = await PgliteThread.open(dataDir, startParams, onLost);
   // The adapter calls query (rowMode, parsers), exec and transaction, which PgliteThread serves.
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(lite as unknown as PGlite) });
   const session: SqlSession = {
