@@ -22,7 +22,6 @@ export class PgliteThread {
   private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void }>();
   private nextId = 1;
   private exited: Error | null = null;
-
   private closing = false;
 
   private constructor(
@@ -104,33 +103,28 @@ export class PgliteThread {
     return this.lock.add(async () => {
       await this.call({ op: 'exec', sql: 'BEGIN' });
       let open = true;
+      const end = async (sql: 'COMMIT' | 'ROLLBACK') => {
+        if (!open) return;
+        open = false;
+        await this.call({ op: 'exec', sql });
+      };
       // A statement after the end would run outside the lock, in someone else's transaction.
       const ended = () => Promise.reject(new Error('PGlite transaction already ended'));
       const tx: ThreadTransaction = {
         query: <R>(sql: string, params?: unknown[], options?: QueryOptions) =>
           open ? this.send<R>(sql, params, options) : ended(),
         exec: (sql: string) => (open ? this.call<Results[]>({ op: 'exec', sql }) : ended()),
-        rollback: async () => {
-          if (!open) return;
-          open = false;
-          await this.call({ op: 'exec', sql: 'ROLLBACK' });
-        },
+        rollback: () => end('ROLLBACK'),
         get closed() {
           return !open;
         },
       };
       try {
         const out = await fn(tx);
-        if (open) {
-          open = false;
-          await this.call({ op: 'exec', sql: 'COMMIT' });
-        }
+        await end('COMMIT');
         return out;
       } catch (err) {
-        if (open) {
-          open = false;
-          await this.call({ op: 'exec', sql: 'ROLLBACK' }).catch(() => undefined);
-        }
+        await end('ROLLBACK').catch(() => undefined);
         throw err;
       }
     });

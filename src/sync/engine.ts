@@ -84,20 +84,20 @@ export class SyncEngine {
     );
     const inboxLog = log.child({ component: 'inbox' });
     let lastClaimed = 0;
-    let lastFull = false;
     this.inbox = new BackgroundLoop(
       'inbox',
       async () => {
         const r = await orders.processBatch(INBOX_BATCH);
         lastClaimed = r.claimed;
-        lastFull = r.claimed >= INBOX_BATCH;
         if (r.claimed > 0) inboxLog.debug({ ...r, results: undefined }, 'inbox batch');
         return r.claimed > 0;
       },
       inboxLog,
       {
         idleMs: sync.inboxIdleMs,
-        minGapMs: () => (!lastFull && lastClaimed >= INBOX_BUSY_EVENTS ? INBOX_BUSY_GAP_MS : INBOX_GAP_MS),
+        // A full batch (a backlog) is followed after the short gap.
+        minGapMs: () =>
+          lastClaimed >= INBOX_BUSY_EVENTS && lastClaimed < INBOX_BATCH ? INBOX_BUSY_GAP_MS : INBOX_GAP_MS,
       },
     );
     const pushLog = log.child({ component: 'push' });
