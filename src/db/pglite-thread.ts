@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { messages, type ParserOptions, type Results, type RowMode } from '@electric-sql/pglite';
+import PQueue from 'p-queue';
 
 /**
  * PGlite run in a worker thread (pglite-worker.js), behind the part of PGlite's interface this
@@ -10,20 +11,14 @@ import { messages, type ParserOptions, type Results, type RowMode } from '@elect
  * acknowledgements waited behind them (p50 over a second at 300 orders/s). In a worker they
  * run on another core, and the daemon's thread only waits for their answers.
  *
- * Pipelined, in call order. The worker runs its messages one at a time in the order they came,
- * so a statement outside a transaction is posted at once, without waiting for the answers of
- * those before it: the engine goes from one to the next without a round trip between them
- * (a round trip between threads costs about a tenth of a millisecond). A transaction takes
- * the line: its statements go straight through, and everything called after it is posted only
- * once its COMMIT or ROLLBACK has been. Results cross the thread by structured clone (rows as
- * PGlite parsed them); a caller's own `parsers` (Prisma's adapter has some) are applied here,
- * to the text PostgreSQL sent. Errors come back as PGlite's own `DatabaseError`, with the same
- * fields (code, constraint, detail, ...).
+ * One statement (or one transaction) at a time, in call order, as PGlite's own mutex does: a
+ * transaction's statements go straight through, everything else waits for it to end. Results
+ * cross the thread by structured clone (rows as PGlite parsed them); a caller's own `parsers`
+ * (Prisma's adapter has some) are applied here, to the text PostgreSQL sent. Errors come back
+ * as PGlite's own `DatabaseError`, with the same fields (code, constraint, detail, ...).
  */
 export class PgliteThread {
-  /** A transaction (or close) holds the line; callers after it wait here, in call order. */
-  private held = false;
-  private readonly waiting: (() => void)[] = [];
+  private readonly lock = new PQueue({ concurrency: 1 });
   private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void }>();
   private nextId = 1;
   private exited: Error | null = null;
@@ -93,96 +88,54 @@ export class PgliteThread {
   }
 
   query<T>(sql: string, params?: unknown[], options?: QueryOptions): Promise<Results<T>> {
-    return this.posted(() => this.send<T>(sql, params, options));
+    return this.lock.add(() => this.send<T>(sql, params, options));
   }
 
   exec(sql: string): Promise<Results[]> {
-    return this.posted(() => this.call<Results[]>({ op: 'exec', sql }));
+    return this.lock.add(() => this.call<Results[]>({ op: 'exec', sql }));
   }
 
   /**
    * Runs `fn` between BEGIN and COMMIT (ROLLBACK when it throws or calls `tx.rollback()`),
    * nothing else in between.
    */
-  async transaction<T>(fn: (tx: ThreadTransaction) => Promise<T>): Promise<T> {
-    await this.take();
-    // The line is given up once the transaction's last statement is posted, before its answer:
-    // whatever comes next runs after it in the worker either way.
-    let holding = true;
-    const give = () => {
-      if (holding) this.give();
-      holding = false;
-    };
-    try {
+  transaction<T>(fn: (tx: ThreadTransaction) => Promise<T>): Promise<T> {
+    return this.lock.add(async () => {
       await this.call({ op: 'exec', sql: 'BEGIN' });
       let open = true;
-      const end = async (sql: 'COMMIT' | 'ROLLBACK', last: boolean) => {
+      const end = async (sql: 'COMMIT' | 'ROLLBACK') => {
         if (!open) return;
         open = false;
-        const done = this.call({ op: 'exec', sql });
-        if (last) give();
-        await done;
+        await this.call({ op: 'exec', sql });
       };
-      // A statement after the end would run outside the transaction, maybe in someone else's.
+      // A statement after the end would run outside the lock, in someone else's transaction.
       const ended = () => Promise.reject(new Error('PGlite transaction already ended'));
       const tx: ThreadTransaction = {
         query: <R>(sql: string, params?: unknown[], options?: QueryOptions) =>
           open ? this.send<R>(sql, params, options) : ended(),
         exec: (sql: string) => (open ? this.call<Results[]>({ op: 'exec', sql }) : ended()),
-        rollback: () => end('ROLLBACK', false),
+        rollback: () => end('ROLLBACK'),
         get closed() {
           return !open;
         },
       };
       try {
         const out = await fn(tx);
-        await end('COMMIT', true);
+        await end('COMMIT');
         return out;
       } catch (err) {
-        await end('ROLLBACK', true).catch(() => undefined);
+        await end('ROLLBACK').catch(() => undefined);
         throw err;
       }
-    } finally {
-      give();
-    }
+    });
   }
 
   async close(): Promise<void> {
     if (this.exited) return;
     this.closing = true;
-    await this.take();
-    try {
-      await this.call({ op: 'close' });
-    } finally {
-      this.give();
-    }
+    await this.lock.add(() => this.call({ op: 'close' }));
     await this.worker.terminate();
     this.exited ??= new Error('PGlite worker exited (closed)');
-  }
-
-  /** Posts `post`'s message at once when the line is free, else after those waiting for it. */
-  private posted<T>(post: () => Promise<T>): Promise<T> {
-    if (!this.held && this.waiting.length === 0) return post();
-    return this.take().then(() => {
-      const answer = post();
-      this.give();
-      return answer;
-    });
-  }
-
-  private take(): Promise<void> {
-    if (!this.held && this.waiting.length === 0) {
-      this.held = true;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.waiting.push(resolve));
-  }
-
-  /** Passes the line to the next in it (it stays held), or frees it. */
-  private give(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.held = false;
   }
 
   private async send<T>(sql: string, params: unknown[] | undefined, options: QueryOptions | undefined) {

@@ -14,12 +14,6 @@ export interface TxRunnerOptions {
   lockTimeoutMs?: number;
   /** Concurrent stock transactions per process. Default: pool size on PostgreSQL, 1 on PGlite. */
   concurrency?: number;
-  /**
-   * PGlite: single statements ({@link TxRunner.single}) in flight at once, posted to the
-   * engine's thread without waiting for each other's answers. Default 16. (On PostgreSQL they
-   * share the transactions' queue: each takes a pooled connection.)
-   */
-  pipeline?: number;
   /** Retries of a transaction that failed on a deadlock or serialization conflict. Default 5. */
   maxRetries?: number;
 }
@@ -38,8 +32,6 @@ const RETRYABLE_SQLSTATES = new Set(['40001', '40P01', '55P03']);
  */
 export class TxRunner {
   private readonly queue: PQueue;
-  /** Where single statements wait: the transactions' queue on PostgreSQL, a lane of their own on PGlite. */
-  private readonly statements: PQueue;
   private readonly maxRetries: number;
   /**
    * The lock timeout, ms, that a single-statement transaction ({@link single}) must set itself;
@@ -53,13 +45,6 @@ export class TxRunner {
   ) {
     const concurrency = options.concurrency ?? (db.kind === 'pglite' ? 1 : 10);
     this.queue = new PQueue({ concurrency });
-    // PGlite runs one statement at a time in its worker, in the order they were posted, and a
-    // transaction keeps the others out until it ends (PgliteThread): statements need no
-    // connection of their own, and posting them back to back saves the engine a thread round
-    // trip per statement. Transactions stay one at a time, so that an inbox insert (priority 10)
-    // waits behind at most one of them.
-    this.statements =
-      db.kind === 'pglite' ? new PQueue({ concurrency: Math.max(1, options.pipeline ?? 16) }) : this.queue;
     this.lockTimeoutMs = db.kind === 'postgres' ? Math.trunc(options.lockTimeoutMs ?? 5000) : null;
     this.maxRetries = options.maxRetries ?? 5;
   }
@@ -79,12 +64,12 @@ export class TxRunner {
 
   /**
    * Runs one statement as a transaction of its own (see Db.statement): one round trip. Same
-   * retries as {@link run}; same queue on PostgreSQL, a pipelined lane on PGlite. A statement that may wait for stock row locks sets
+   * queue and retries as {@link run}. A statement that may wait for stock row locks sets
    * {@link lockTimeoutMs} itself (`stock_reserve_line` does); the inbox's insert waits at most
    * for another insert of the same delivery key.
    */
   single<T>(q: SqlQuery, options: { priority?: number } = {}): Promise<T[]> {
-    return this.statements.add(() => this.withRetry(() => this.db.statement<T>(q)), {
+    return this.queue.add(() => this.withRetry(() => this.db.statement<T>(q)), {
       priority: options.priority ?? 0,
     });
   }
@@ -114,8 +99,8 @@ export class TxRunner {
   }
 
   /** Resolves when no transaction is queued or running. */
-  async onIdle(): Promise<void> {
-    await Promise.all([this.queue.onIdle(), this.statements.onIdle()]);
+  onIdle(): Promise<void> {
+    return this.queue.onIdle();
   }
 
   private async setLockTimeout(tx: Tx): Promise<void> {

@@ -87,36 +87,6 @@ describe('PgliteThread', () => {
     });
     expect((await db.query<{ n: number }>('SELECT 1 AS n')).rows).toEqual([{ n: 1 }]);
   });
-
-  it('posts statements without waiting for earlier answers, and runs everything in call order', async () => {
-    await db.exec('CREATE TABLE digits (id int PRIMARY KEY, n bigint NOT NULL)');
-    await db.query('INSERT INTO digits VALUES (1, 0)');
-    const pending = () => (db as unknown as { pending: Map<number, unknown> }).pending.size;
-    const step = (k: number) => db.query('UPDATE digits SET n = n * 10 + $1 WHERE id = 1', [k]);
-    const read = () =>
-      db.query<{ n: string }>('SELECT n::text FROM digits WHERE id = 1').then((r) => r.rows[0]!.n);
-
-    // Nine statements in flight at once: all nine were handed to the worker before any answer.
-    const steps = [1, 2, 3].map(step);
-    const afterThree = read();
-    // A transaction called now runs after them, and what is called during it runs after it.
-    const tx = db.transaction(async (t) => {
-      await t.query('UPDATE digits SET n = n * 10 + 4 WHERE id = 1');
-      await new Promise((r) => setTimeout(r, 30));
-      await t.query('UPDATE digits SET n = n * 10 + 5 WHERE id = 1');
-    });
-    const later = [6, 7, 8, 9].map(step);
-    expect(pending()).toBe(4);
-    const final = read();
-    await Promise.all([...steps, tx, ...later]);
-    expect(await afterThree).toBe('123');
-    expect(await final).toBe('123456789');
-
-    const burst = Array.from({ length: 9 }, (_, k) => step(k + 1));
-    expect(pending()).toBe(9);
-    await Promise.all(burst);
-    expect(await read()).toBe('123456789123456789');
-  });
 });
 
 describe('PgliteThread when its worker dies', () => {
