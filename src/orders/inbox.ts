@@ -170,10 +170,7 @@ export async function claimDue(tx: Tx, limit: number, leaseMs: number): Promise<
         next_attempt_at = now() + ${leaseMs} * interval '1 millisecond'
       FROM (
         SELECT id FROM inbox_event
-        -- Stored to the millisecond, rounded: an event stored a moment ago can be up to half a
-        -- millisecond in the future, and would wait for the loop's idle sleep.
-        WHERE status = 'pending' AND refetch_order_id IS NULL
-          AND next_attempt_at <= now() + interval '1 millisecond'
+        WHERE status = 'pending' AND refetch_order_id IS NULL AND next_attempt_at <= now()
         ORDER BY next_attempt_at, id LIMIT ${limit} FOR UPDATE SKIP LOCKED
       ) due
       WHERE e.id = due.id
@@ -205,7 +202,7 @@ export async function claimHints(
         next_attempt_at = now() + ${leaseMs} * interval '1 millisecond'
       FROM (
         SELECT id FROM inbox_event
-        WHERE status = 'pending' AND refetch_order_id IS NOT NULL AND next_attempt_at <= now() + interval '1 millisecond'
+        WHERE status = 'pending' AND refetch_order_id IS NOT NULL AND next_attempt_at <= now()
           AND shop_id = ${shopId} AND received_at <= now() - ${olderThanMs} * interval '1 millisecond'
         ORDER BY next_attempt_at, id LIMIT ${limit} FOR UPDATE SKIP LOCKED
       ) due
@@ -220,7 +217,7 @@ export async function dueHints(tx: Pick<Tx, 'query'>, shopId: string, atMost: nu
   const [row] = await tx.query<{ n: number }>(sql`
     SELECT count(*)::int AS n FROM (
       SELECT 1 FROM inbox_event
-      WHERE status = 'pending' AND refetch_order_id IS NOT NULL AND next_attempt_at <= now() + interval '1 millisecond'
+      WHERE status = 'pending' AND refetch_order_id IS NOT NULL AND next_attempt_at <= now()
         AND shop_id = ${shopId}
         AND NOT EXISTS (SELECT 1 FROM shop s WHERE s.id = ${shopId} AND s.paused_at IS NOT NULL)
       LIMIT ${atMost}) h`);

@@ -143,10 +143,7 @@ async function claim(inv: Inventory, shopId: string, limit: number): Promise<Cla
           LATERAL (SELECT p2.pushed - (p2.own_since_push + p2.held_back - p2.given_back) AS shows) s,
           LATERAL (SELECT CASE WHEN s.shows > p2.desired
                                THEN (s.shows - p2.desired)::float8 / (p2.desired + 1) ELSE 0 END AS r) u
-        -- next_attempt_at is stored to the millisecond, rounded: one just set can read a fraction
-        -- of a millisecond ahead (see claimDue).
-        WHERE l.shop_id = ${shopId} AND p2.status = 'pending'
-          AND p2.next_attempt_at <= now() + interval '1 millisecond'
+        WHERE l.shop_id = ${shopId} AND p2.status = 'pending' AND p2.next_attempt_at <= now()
           AND (p2.claimed_until IS NULL OR p2.claimed_until < now()) AND NOT l.push_excluded
           -- A paused shop claims nothing (checked here, not in a round trip of its own).
           AND NOT EXISTS (SELECT 1 FROM shop s WHERE s.id = ${shopId} AND s.paused_at IS NOT NULL)
