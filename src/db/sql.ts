@@ -38,6 +38,17 @@ function nameOf(strings: TemplateStringsArray): string {
   return name;
 }
 
+/**
+ * The statement without its name: parsed and planned at every run, for the current size of the
+ * tables it reads. For a statement on a queue table whose size changes by orders of magnitude
+ * within a minute: a plan PostgreSQL cached for a prepared statement while the table was small
+ * (a sequential scan) stays cached until the table's statistics are next analyzed, and at the
+ * start of a burst that is up to a minute of scanning the whole table on each run.
+ */
+export function unprepared(q: SqlQuery): SqlQuery {
+  return { text: q.text, values: q.values };
+}
+
 /** One transaction on one connection: the narrow port the stock ledger writes through. */
 export interface SqlTx {
   query<T = Record<string, unknown>>(q: SqlQuery): Promise<T[]>;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { sql } from '../db/sql.js';
+import { sql, unprepared } from '../db/sql.js';
 import { type CanonicalOrder, supersedes } from '../domain/order.js';
 import { stableJson } from '../inventory/operations.js';
 import type { Tx } from '../inventory/tx.js';
@@ -185,6 +185,13 @@ export interface ClaimedHint {
   attempts: number;
 }
 
+// A shop's hints are read unprepared (planned at each run, see `unprepared`). Prepared, the
+// plan PostgreSQL cached while the inbox was small read them through the (shop_id, dedupe_key)
+// index and filtered every event of the shop (on the PostgreSQL peak run: up to 20,000 buffers
+// and 90 ms for one count) until the table was next analyzed, inbox_event_shop_hint_idx or not.
+// Planned with their values they take that index (test/integration/orders/hint-plans.test.ts).
+// They run a few times a second per shop: planning them each time costs next to nothing.
+
 /**
  * Claims up to `limit` due re-fetch hints of one shop, oldest first (leased like claimDue);
  * only those received at least `olderThanMs` ago.
@@ -196,7 +203,8 @@ export async function claimHints(
   leaseMs: number,
   olderThanMs = 0,
 ): Promise<ClaimedHint[]> {
-  return tx.query<ClaimedHint>(sql`
+  return tx.query<ClaimedHint>(
+    unprepared(sql`
     WITH claimed AS (
       UPDATE inbox_event e SET attempts = e.attempts + 1,
         next_attempt_at = now() + ${leaseMs} * interval '1 millisecond'
@@ -209,18 +217,21 @@ export async function claimHints(
       WHERE e.id = due.id
       RETURNING e.id, e.refetch_order_id, e.attempts
     )
-    SELECT id::text AS id, refetch_order_id AS "platformOrderId", attempts FROM claimed ORDER BY claimed.id`);
+    SELECT id::text AS id, refetch_order_id AS "platformOrderId", attempts FROM claimed ORDER BY claimed.id`),
+  );
 }
 
 /** Due re-fetch hints of one shop, counted up to `atMost`; none while the shop is paused. */
 export async function dueHints(tx: Pick<Tx, 'query'>, shopId: string, atMost: number): Promise<number> {
-  const [row] = await tx.query<{ n: number }>(sql`
-    SELECT count(*)::int AS n FROM (
-      SELECT 1 FROM inbox_event
-      WHERE status = 'pending' AND refetch_order_id IS NOT NULL AND next_attempt_at <= now()
-        AND shop_id = ${shopId}
-        AND NOT EXISTS (SELECT 1 FROM shop s WHERE s.id = ${shopId} AND s.paused_at IS NOT NULL)
-      LIMIT ${atMost}) h`);
+  const [row] = await tx.query<{ n: number }>(
+    unprepared(sql`
+      SELECT count(*)::int AS n FROM (
+        SELECT 1 FROM inbox_event
+        WHERE status = 'pending' AND refetch_order_id IS NOT NULL AND next_attempt_at <= now()
+          AND shop_id = ${shopId}
+          AND NOT EXISTS (SELECT 1 FROM shop s WHERE s.id = ${shopId} AND s.paused_at IS NOT NULL)
+        LIMIT ${atMost}) h`),
+  );
   return row?.n ?? 0;
 }
 
@@ -237,11 +248,13 @@ export async function settleHints(
   readSince: string,
 ): Promise<number> {
   if (platformOrderIds.length === 0) return 0;
-  const rows = await tx.query<{ id: string }>(sql`
-    UPDATE inbox_event SET status = 'done', processed_at = now(), last_error = NULL
-    WHERE status = 'pending' AND refetch_order_id = ANY(${platformOrderIds}::text[])
-      AND shop_id = ${shopId} AND received_at < ${readSince}::timestamptz
-    RETURNING id::text AS id`);
+  const rows = await tx.query<{ id: string }>(
+    unprepared(sql`
+      UPDATE inbox_event SET status = 'done', processed_at = now(), last_error = NULL
+      WHERE status = 'pending' AND refetch_order_id = ANY(${platformOrderIds}::text[])
+        AND shop_id = ${shopId} AND received_at < ${readSince}::timestamptz
+      RETURNING id::text AS id`),
+  );
   return rows.length;
 }
 
@@ -261,20 +274,27 @@ export async function settleHintsBefore(
   coveredUntil: string,
   lagMs: number,
 ): Promise<number> {
-  const rows = await tx.query<{ id: string }>(sql`
-    UPDATE inbox_event e SET status = 'done', processed_at = now(), last_error = NULL
-    WHERE e.status = 'pending' AND e.refetch_order_id IS NOT NULL AND e.shop_id = ${shopId}
-      AND e.received_at < ${coveredUntil}::timestamptz - ${lagMs} * interval '1 millisecond'
-      AND EXISTS (SELECT 1 FROM sales_order o WHERE o.shop_id = e.shop_id AND o.platform_order_id = e.refetch_order_id)
-    RETURNING e.id::text AS id`);
+  const rows = await tx.query<{ id: string }>(
+    unprepared(sql`
+      UPDATE inbox_event e SET status = 'done', processed_at = now(), last_error = NULL
+      WHERE e.status = 'pending' AND e.refetch_order_id IS NOT NULL AND e.shop_id = ${shopId}
+        AND e.received_at < ${coveredUntil}::timestamptz - ${lagMs} * interval '1 millisecond'
+        AND EXISTS (SELECT 1 FROM sales_order o WHERE o.shop_id = e.shop_id AND o.platform_order_id = e.refetch_order_id)
+      RETURNING e.id::text AS id`),
+  );
   return rows.length;
 }
 
 export async function markDone(tx: Tx, ids: readonly string[]): Promise<void> {
   if (ids.length === 0) return;
-  await tx.execute(sql`
-    UPDATE inbox_event SET status = 'done', processed_at = now(), last_error = NULL
-    WHERE id = ANY(${ids}::bigint[])`);
+  // Unprepared: on the PostgreSQL peak run, a plan cached while the inbox was nearly empty
+  // scanned the whole table for each batch (up to 14,000 buffers, 84 ms) until autovacuum's
+  // next ANALYZE; planned at each run it reads the primary key.
+  await tx.execute(
+    unprepared(sql`
+      UPDATE inbox_event SET status = 'done', processed_at = now(), last_error = NULL
+      WHERE id = ANY(${ids}::bigint[])`),
+  );
 }
 
 /** Records a failed attempt: retried after `retryInMs`, or parked when `park` is set. */
