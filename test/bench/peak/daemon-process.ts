@@ -71,6 +71,47 @@ export function runQueueSeconds(pid: number): number | null {
   }
 }
 
+/**
+ * CPU and run-queue seconds of a changing set of processes (a database's backends: the pool
+ * closes idle connections and opens new ones) over a window. `start` with the set at the start,
+ * `sample` with the set as often as convenient (each second) and at the end. A process first
+ * seen after the start began after it, so all its time counts; what a process spent between its
+ * last sample and its exit is missed (at most one interval's worth). Summing only the processes
+ * alive at both ends, as before, read -5% of a core when backends came and went.
+ */
+export class ProcessSetTally {
+  private readonly last = new Map<number, { cpu: number; wait: number }>();
+  private started = false;
+  cpu = 0;
+  wait = 0;
+
+  start(pids: readonly number[]): void {
+    this.started = true;
+    for (const pid of pids) {
+      const now = read(pid);
+      if (now) this.last.set(pid, now);
+    }
+  }
+
+  sample(pids: readonly number[]): void {
+    if (!this.started) return;
+    for (const pid of pids) {
+      const now = read(pid);
+      if (!now) continue;
+      const before = this.last.get(pid) ?? { cpu: 0, wait: 0 };
+      this.cpu += now.cpu - before.cpu;
+      this.wait += now.wait - before.wait;
+      this.last.set(pid, now);
+    }
+  }
+}
+
+function read(pid: number): { cpu: number; wait: number } | null {
+  const cpu = cpuSeconds(pid);
+  const wait = runQueueSeconds(pid);
+  return cpu === null || wait === null ? null : { cpu, wait };
+}
+
 /** VmHWM (peak resident set) and VmRSS in MB, or null when the process is gone. */
 export function memoryMb(pid: number): { peakRss: number; rss: number } | null {
   try {

@@ -47,7 +47,7 @@ import { migrate } from '../../../src/db/migrate.js';
 import { freePort } from '../../support/e2e.js';
 import { type BaselineResult, copyCatalog, loadTemplates, runBaseline } from './baseline.js';
 import { type CatalogPlan, planCatalog, seedCatalog, WAREHOUSE } from './catalog.js';
-import { buildDaemon, cpuSeconds, runQueueSeconds, startDaemonProcess } from './daemon-process.js';
+import { buildDaemon, ProcessSetTally, startDaemonProcess } from './daemon-process.js';
 import { type Backlog, type DriveResult, drive, type TracerSample } from './driver.js';
 import { analyseRun, percentiles, type RunMetrics, type TableWrites, tableWrites } from './metrics.js';
 import { type Profile, profileSeconds } from './profile.js';
@@ -343,6 +343,8 @@ async function runOnce(kind: DbKind, o: Options, variant: Variant, main: string)
     let driveResult: DriveResult;
     let pgCpu: number | null = null;
     let pgWait: number | null = null;
+    /** The run's PostgreSQL backends, sampled each second over the sustained window. */
+    const backends = new ProcessSetTally();
     const waits: Record<string, number> = {};
     let waitSamples = 0;
     let backlogClient: pg.Client | undefined;
@@ -367,13 +369,14 @@ async function runOnce(kind: DbKind, o: Options, variant: Variant, main: string)
                       (SELECT count(*) FROM stock_push WHERE status = 'pending')::int AS s`,
             );
             if (sampling) {
-              const sessions = await client.query<{ k: string; n: number }>(
+              const sessions = await client.query<{ k: string; n: number; pids: number[] }>(
                 `SELECT state || CASE WHEN wait_event IS NULL THEN '' ELSE ' / ' || wait_event_type || ':' || wait_event END AS k,
-                        count(*)::int AS n
+                        count(*)::int AS n, array_agg(pid) AS pids
                  FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() GROUP BY 1`,
               );
               waitSamples++;
               for (const r of sessions.rows) waits[r.k] = (waits[r.k] ?? 0) + r.n;
+              backends.sample(sessions.rows.flatMap((r) => r.pids));
             }
             return { inboxPending: rows[0]!.p, inboxDone: rows[0]!.d, pushPending: rows[0]!.s };
           } catch {
@@ -399,23 +402,18 @@ async function runOnce(kind: DbKind, o: Options, variant: Variant, main: string)
           }
         };
       }
-      const backendPids: number[] = [];
-      let backendCpuStart = 0;
-      let backendWaitStart = 0;
-      const sum = (f: (pid: number) => number | null) => backendPids.reduce((n, pid) => n + (f(pid) ?? 0), 0);
       const onWindow = async (edge: 'start' | 'end') => {
         if (!backlogClient) return;
         sampling = edge === 'start';
-        if (edge === 'start') {
-          const { rows } = await backlogClient.query<{ pid: number }>(
-            `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`,
-          );
-          backendPids.push(...rows.map((r) => r.pid));
-          backendCpuStart = sum(cpuSeconds);
-          backendWaitStart = sum(runQueueSeconds);
-        } else {
-          pgCpu = sum(cpuSeconds) - backendCpuStart;
-          pgWait = sum(runQueueSeconds) - backendWaitStart;
+        const { rows } = await backlogClient.query<{ pid: number }>(
+          `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+        );
+        const pids = rows.map((r) => r.pid);
+        if (edge === 'start') backends.start(pids);
+        else {
+          backends.sample(pids);
+          pgCpu = backends.cpu;
+          pgWait = backends.wait;
         }
       };
       driveResult = await drive(shops, plan, {
