@@ -25,7 +25,8 @@ export function sql(strings: TemplateStringsArray, ...values: unknown[]): SqlQue
  * template (the same `strings` object at each call of one call site, so always the same text):
  * PostgreSQL then parses and plans it once per connection, not at every run, and the driver
  * sends only Bind/Execute. At a 双11 peak the database shares the machine's CPU with the daemon;
- * those parses and plans were a share of its time. Bounded by the number of call sites.
+ * those parses and plans were a share of its time. Bounded by the number of call sites. A few
+ * statements on queue tables drop the name again ({@link unprepared}).
  */
 const templateNames = new WeakMap<TemplateStringsArray, string>();
 let templates = 0;

@@ -205,19 +205,19 @@ export async function claimHints(
 ): Promise<ClaimedHint[]> {
   return tx.query<ClaimedHint>(
     unprepared(sql`
-    WITH claimed AS (
-      UPDATE inbox_event e SET attempts = e.attempts + 1,
-        next_attempt_at = now() + ${leaseMs} * interval '1 millisecond'
-      FROM (
-        SELECT id FROM inbox_event
-        WHERE status = 'pending' AND refetch_order_id IS NOT NULL AND next_attempt_at <= now()
-          AND shop_id = ${shopId} AND received_at <= now() - ${olderThanMs} * interval '1 millisecond'
-        ORDER BY next_attempt_at, id LIMIT ${limit} FOR UPDATE SKIP LOCKED
-      ) due
-      WHERE e.id = due.id
-      RETURNING e.id, e.refetch_order_id, e.attempts
-    )
-    SELECT id::text AS id, refetch_order_id AS "platformOrderId", attempts FROM claimed ORDER BY claimed.id`),
+      WITH claimed AS (
+        UPDATE inbox_event e SET attempts = e.attempts + 1,
+          next_attempt_at = now() + ${leaseMs} * interval '1 millisecond'
+        FROM (
+          SELECT id FROM inbox_event
+          WHERE status = 'pending' AND refetch_order_id IS NOT NULL AND next_attempt_at <= now()
+            AND shop_id = ${shopId} AND received_at <= now() - ${olderThanMs} * interval '1 millisecond'
+          ORDER BY next_attempt_at, id LIMIT ${limit} FOR UPDATE SKIP LOCKED
+        ) due
+        WHERE e.id = due.id
+        RETURNING e.id, e.refetch_order_id, e.attempts
+      )
+      SELECT id::text AS id, refetch_order_id AS "platformOrderId", attempts FROM claimed ORDER BY claimed.id`),
   );
 }
 
