@@ -2,9 +2,8 @@
  * The daemon's entry point: config -> logger -> daemon (database, migrations, HTTP) -> signals.
  *
  * Exit codes: 0 after a graceful stop, 1 when starting or stopping failed or the embedded
- * database's worker thread died, 2 for invalid
- * configuration (the message names each bad key and its source; no stack), 128+n when a second
- * signal n cut the graceful stop short.
+ * database's worker thread died, 2 for invalid configuration (the message names each bad key
+ * and its source; no stack), 128+n when a second signal n cut the graceful stop short.
  */
 import { loadConfigOrExit } from './config.js';
 import { startDaemon } from './daemon.js';

@@ -95,7 +95,7 @@ export class SyncEngine {
       inboxLog,
       {
         idleMs: sync.inboxIdleMs,
-        // A full batch (a backlog) is followed after the short gap.
+        // A full batch means a backlog (see INBOX_BATCH): the short gap.
         minGapMs: () =>
           lastClaimed >= INBOX_BUSY_EVENTS && lastClaimed < INBOX_BATCH ? INBOX_BUSY_GAP_MS : INBOX_GAP_MS,
       },
