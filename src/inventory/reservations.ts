@@ -160,10 +160,11 @@ export class Reservations {
 
   /**
    * Several single-line reservations (mode `partial`) in one statement inside the caller's
-   * transaction (`stock_reserve_lines`, see its migration and `stock_reserve_bundle_line`'s):
-   * each as {@link reserve} would make it, bundle lines too, taken in input order (without a
-   * bundle, in SKU order, the same outcome; with one, every balance they touch is locked first,
-   * in (sku, warehouse) order). One
+   * transaction (`stock_reserve_lines`, see its migrations and `stock_reserve_bundle_line`'s):
+   * each as {@link reserve} would make it, bundle lines too, taken in input order. Every balance
+   * they touch is locked first, in (sku, warehouse) order; the common lines (a simple SKU from
+   * one warehouse, with enough units for all of the batch's lines of it) are written together,
+   * the others one by one, with the same outcome. One
    * result per input, same order; null for a bundle nested deeper than bundles may be, for which
    * nothing was written (the caller takes {@link reserve}, which refuses it). Errors are thrown as
    * {@link reserve} throws them; the caller's transaction must then roll back, as the lines

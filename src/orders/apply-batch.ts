@@ -71,7 +71,7 @@ export function mappedTargets(
 /**
  * Applies the orders of a batch that are new to the ledger, together, in the caller's
  * transaction, in a fixed number of statements however many orders there are: the orders,
- * their lines, every reservation (`stock_reserve_lines`, in SKU order), the own-sales counts.
+ * their lines, every reservation (`stock_reserve_lines`), the own-sales counts.
  * The result is what {@link applyOrder} gives each of them on its own: same rows, same
  * reservation keys and stored results, same exceptions.
  *
