@@ -245,6 +245,34 @@ describe('douyin connector against the sandbox', () => {
     await expect(c.readStock!([{ listingId: a!.listingId }])).rejects.toBeInstanceOf(RateLimitedError);
   });
 
+  it('sellLines places one paid order of a SKU order per line, or nothing and takes no units', async () => {
+    const mc = manualClock();
+    const s = await sandbox({ now: mc.nowMs });
+    const c = connect(s, mc.clock);
+    const [a, b, d] = s.listings();
+    const have = () => [a, b, d].map((x) => s.quantity(x!.listingId));
+    const before = have();
+    const id = s.sellLines([
+      { listingId: a!.listingId, quantity: 2 },
+      { listingId: b!.listingId, quantity: 1 },
+    ]);
+    const fetched = await c.fetchOrder(id);
+    expect(fetched?.status).toBe('paid');
+    expect(fetched?.lines.map((l) => [`${l.platformItemId}:${l.platformSkuId}`, l.quantity])).toEqual([
+      [a!.listingId, 2],
+      [b!.listingId, 1],
+    ]);
+    expect(new Set(fetched?.lines.map((l) => l.lineId)).size).toBe(2);
+    expect(have()).toEqual([before[0]! - 2, before[1]! - 1, before[2]]);
+    expect(() =>
+      s.sellLines([
+        { listingId: d!.listingId, quantity: 1 },
+        { listingId: b!.listingId, quantity: before[1]! },
+      ]),
+    ).toThrow(/cannot sell/);
+    expect(have()).toEqual([before[0]! - 2, before[1]! - 1, before[2]]);
+  });
+
   it('confirms a shipment on an awaiting-shipment order; refuses a cancelled one', async () => {
     const mc = manualClock();
     const s = await sandbox({ now: mc.nowMs, seed: 5 });

@@ -325,16 +325,33 @@ export class DouyinSandbox {
    * one holding fewer units.
    */
   sell(listingId: string, quantity: number): string {
-    checkSellQuantity(quantity);
-    const [productId, skuId] = listingId.split(':');
-    const product = [...this.products, this.giftProduct].find((p) => p.productId === productId);
-    const sku = product?.skus.find((x) => x.skuId === skuId);
-    const have = this.stock.get(listingId);
-    if (!product || !sku || have === undefined) throw new Error(`unknown listing ${listingId}`);
+    return this.sellLines([{ listingId, quantity }]);
+  }
+
+  /**
+   * A buyer's paid order of several SKUs (one sub-order per entry, in that order) at list price.
+   * All or nothing: throws, placing nothing and taking no units, when a listing is unknown or
+   * holds fewer units than its line.
+   */
+  sellLines(lines: readonly { listingId: string; quantity: number }[]): string {
+    if (lines.length === 0) throw new RangeError('an order needs at least one line');
+    for (const l of lines) checkSellQuantity(l.quantity);
     const taken: TakenUnits = [];
-    if (!takeUnits(this.stock, taken, listingId, quantity)) {
-      throw new Error(`cannot sell ${quantity} of ${listingId}: only ${have} in stock`);
-    }
+    const picked = lines.map(({ listingId, quantity }) => {
+      const [productId, skuId] = listingId.split(':');
+      const product = [...this.products, this.giftProduct].find((p) => p.productId === productId);
+      const sku = product?.skus.find((x) => x.skuId === skuId);
+      const have = this.stock.get(listingId);
+      if (!product || !sku || have === undefined) {
+        giveBack(this.stock, taken);
+        throw new Error(`unknown listing ${listingId}`);
+      }
+      if (!takeUnits(this.stock, taken, listingId, quantity)) {
+        giveBack(this.stock, taken);
+        throw new Error(`cannot sell ${quantity} of ${listingId}: only ${have} in stock`);
+      }
+      return { product, sku, quantity };
+    });
     const nowS = Math.floor(this.opts.now() / 1000);
     const orderId = String(this.nextOrder);
     this.nextOrder += 1000n;
@@ -345,22 +362,20 @@ export class DouyinSandbox {
       updateS: nowS,
       payS: nowS,
       postFen: 0,
-      skus: [
-        {
-          orderId: String(BigInt(orderId) + 1n),
-          product,
-          sku,
-          originFen: sku.priceFen,
-          num: quantity,
-          shopFen: 0,
-          platformFen: 0,
-          talentFen: 0,
-          payFen: 0,
-          modifyFen: 0,
-          gift: false,
-          status: 2,
-        },
-      ],
+      skus: picked.map(({ product, sku, quantity }, k) => ({
+        orderId: String(BigInt(orderId) + BigInt(k + 1)),
+        product,
+        sku,
+        originFen: sku.priceFen,
+        num: quantity,
+        shopFen: 0,
+        platformFen: 0,
+        talentFen: 0,
+        payFen: 0,
+        modifyFen: 0,
+        gift: false,
+        status: 2,
+      })),
       shipments: [],
       taken,
     };

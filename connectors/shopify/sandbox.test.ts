@@ -391,6 +391,38 @@ describe('webhooks from the sandbox', () => {
   });
 });
 
+describe('multi-line buyer orders in the sandbox', () => {
+  it('sellLines places one paid order of every line, or nothing and takes no units', async () => {
+    const t = manualClock();
+    const s = await sandbox({ now: t.nowMs });
+    const c = connect(s, t.clock);
+    const loc = s.locationIds[0]!;
+    const [a, b, d] = s.variants;
+    const have = (v: typeof a) => s.quantity(v!.inventory_item_id, loc)!;
+    const before = [have(a), have(b), have(d)];
+    const o = s.sellLines([
+      { inventoryItemId: a!.inventory_item_id, quantity: 2 },
+      { inventoryItemId: b!.inventory_item_id, quantity: 1 },
+    ]);
+    const fetched = await c.fetchOrder(String(o.id));
+    expect(fetched?.status).toBe('paid');
+    expect(fetched?.lines.map((l) => [l.platformSkuId, l.quantity])).toEqual([
+      [String(a!.id), 2],
+      [String(b!.id), 1],
+    ]);
+    expect([have(a), have(b), have(d)]).toEqual([before[0]! - 2, before[1]! - 1, before[2]]);
+    const ids = s.orderIds();
+    expect(() =>
+      s.sellLines([
+        { inventoryItemId: d!.inventory_item_id, quantity: 1 },
+        { inventoryItemId: b!.inventory_item_id, quantity: before[1]! },
+      ]),
+    ).toThrow(/cannot sell/);
+    expect(s.orderIds()).toEqual(ids);
+    expect([have(a), have(b), have(d)]).toEqual([before[0]! - 2, before[1]! - 1, before[2]]);
+  });
+});
+
 describe('shipment confirmation against the sandbox', () => {
   it('creates a fulfillment with tracking; the order becomes shipped; a second call has nothing to ship', async () => {
     const t = manualClock();

@@ -363,21 +363,39 @@ export class ShopifySandbox {
    * placing nothing, when the item is not stocked there or holds fewer units.
    */
   sell(inventoryItemId: number, quantity: number, locationId = this.locationIds[0]!): OrderJson {
-    checkSellQuantity(quantity);
-    const variant = this.variants.find((v) => v.inventory_item_id === inventoryItemId);
-    const key = `${inventoryItemId}:${locationId}`;
-    const have = this.levels.get(key);
-    if (!variant || have === undefined) {
-      throw new Error(`inventory item ${inventoryItemId} is not stocked at location ${locationId}`);
-    }
+    return this.sellLines([{ inventoryItemId, quantity }], locationId);
+  }
+
+  /**
+   * A buyer's paid order of several lines (one per entry, in that order), fulfilled from
+   * `locationId`, at list price. All or nothing: throws, placing nothing and taking no units,
+   * when any item is not stocked there or holds fewer units than its line.
+   */
+  sellLines(
+    lines: readonly { inventoryItemId: number; quantity: number }[],
+    locationId = this.locationIds[0]!,
+  ): OrderJson {
+    if (lines.length === 0) throw new RangeError('an order needs at least one line');
+    for (const l of lines) checkSellQuantity(l.quantity);
     const taken: TakenUnits = [];
-    if (!takeUnits(this.levels, taken, key, quantity)) {
-      throw new Error(
-        `cannot sell ${quantity} of inventory item ${inventoryItemId}: location ${locationId} has only ${have} available`,
-      );
-    }
+    const drafts = lines.map(({ inventoryItemId, quantity }) => {
+      const variant = this.variants.find((v) => v.inventory_item_id === inventoryItemId);
+      const key = `${inventoryItemId}:${locationId}`;
+      const have = this.levels.get(key);
+      if (!variant || have === undefined) {
+        giveBack(this.levels, taken);
+        throw new Error(`inventory item ${inventoryItemId} is not stocked at location ${locationId}`);
+      }
+      if (!takeUnits(this.levels, taken, key, quantity)) {
+        giveBack(this.levels, taken);
+        throw new Error(
+          `cannot sell ${quantity} of inventory item ${inventoryItemId}: location ${locationId} has only ${have} available`,
+        );
+      }
+      return { variant, qty: quantity, allocs: [], gift: false };
+    });
     return this.placeOrder({
-      drafts: [{ variant, qty: quantity, allocs: [], gift: false }],
+      drafts,
       apps: [],
       codes: [],
       shippingCents: 0,

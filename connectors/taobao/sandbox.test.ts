@@ -381,6 +381,40 @@ describe('stock read against the sandbox', () => {
   });
 });
 
+describe('multi-line buyer trades in the sandbox', () => {
+  it('sellLines places one paid trade of a sub-order per line, or nothing and takes no units', async () => {
+    const t = manualClock();
+    const s = await sandbox({ now: t.nowMs });
+    const c = connect(s, t.clock);
+    const [a, b, d] = s.listings();
+    const have = () => [a, b, d].map((x) => s.quantity(x!.listingId));
+    const before = have();
+    const tid = s.sellLines([
+      { listingId: a!.listingId, quantity: 2 },
+      { listingId: b!.listingId, quantity: 1 },
+    ]);
+    const fetched = await c.fetchOrder(tid);
+    expect(fetched?.status).toBe('paid');
+    expect(
+      fetched?.lines.map((l) => [
+        `${l.platformItemId}${l.platformSkuId ? `:${l.platformSkuId}` : ''}`,
+        l.quantity,
+      ]),
+    ).toEqual([
+      [a!.listingId, 2],
+      [b!.listingId, 1],
+    ]);
+    expect(have()).toEqual([before[0]! - 2, before[1]! - 1, before[2]]);
+    expect(() =>
+      s.sellLines([
+        { listingId: d!.listingId, quantity: 1 },
+        { listingId: b!.listingId, quantity: before[1]! },
+      ]),
+    ).toThrow(/cannot sell/);
+    expect(have()).toEqual([before[0]! - 2, before[1]! - 1, before[2]]);
+  });
+});
+
 describe('TMC hints from the sandbox', () => {
   it('delivers a signed hint that verifies and names the trade; tampered or foreign copies are rejected', async () => {
     const t = manualClock();

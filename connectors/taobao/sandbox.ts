@@ -329,21 +329,38 @@ export class TaobaoSandbox {
    * the units. Throws, placing nothing, for an unknown listing or one holding fewer units.
    */
   sell(listingId: string, quantity: number): string {
-    checkSellQuantity(quantity);
-    const [numIid, skuId] = listingId.split(':');
-    const item = [...this.items, ...this.giftItems].find((i) => i.numIid === numIid);
-    const sku = skuId === undefined ? undefined : item?.skus.find((x) => x.skuId === skuId);
-    const have = this.stock.get(listingId);
-    if (!item || have === undefined || (skuId !== undefined && !sku))
-      throw new Error(`unknown listing ${listingId}`);
-    const now = this.opts.now();
+    return this.sellLines([{ listingId, quantity }]);
+  }
+
+  /**
+   * A buyer's paid trade of several sub-orders (one per entry, in that order) at list price. All
+   * or nothing: throws, placing nothing and taking no units, when a listing is unknown or holds
+   * fewer units than its line.
+   */
+  sellLines(lines: readonly { listingId: string; quantity: number }[]): string {
+    if (lines.length === 0) throw new RangeError('a trade needs at least one line');
+    for (const l of lines) checkSellQuantity(l.quantity);
     const taken: TakenUnits = [];
-    if (!takeUnits(this.stock, taken, listingId, quantity)) {
-      throw new Error(`cannot sell ${quantity} of ${listingId}: only ${have} in stock`);
-    }
+    const picked = lines.map(({ listingId, quantity }) => {
+      const [numIid, skuId] = listingId.split(':');
+      const item = [...this.items, ...this.giftItems].find((i) => i.numIid === numIid);
+      const sku = skuId === undefined ? undefined : item?.skus.find((x) => x.skuId === skuId);
+      const have = this.stock.get(listingId);
+      if (!item || have === undefined || (skuId !== undefined && !sku)) {
+        giveBack(this.stock, taken);
+        throw new Error(`unknown listing ${listingId}`);
+      }
+      if (!takeUnits(this.stock, taken, listingId, quantity)) {
+        giveBack(this.stock, taken);
+        throw new Error(`cannot sell ${quantity} of ${listingId}: only ${have} in stock`);
+      }
+      return { item, sku, quantity };
+    });
+    const now = this.opts.now();
     const t = this.newTrade(now, 0);
     t.taken = taken;
-    t.subs.push(this.sub(item, sku, sku?.priceFen ?? item.priceFen, quantity));
+    for (const { item, sku, quantity } of picked)
+      t.subs.push(this.sub(item, sku, sku?.priceFen ?? item.priceFen, quantity));
     this.pay(t, now);
     return t.tid;
   }

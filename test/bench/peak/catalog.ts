@@ -45,6 +45,17 @@ export const MIX = {
   cancelled: 0.05,
   /** Zipf exponent of the SKU choice of buyer orders (rank r chosen with weight 1/r^s). */
   zipf: 1.0,
+  /**
+   * Lines per buyer order (distinct listings) and their probabilities: 2.8 on average, with the
+   * generated orders' 1-3 about 2.6 in all, near issue 6's "1,000 orders/s (about 3,000 lines/s)".
+   */
+  lines: [
+    [1, 0.25],
+    [2, 0.2],
+    [3, 0.2],
+    [4, 0.2],
+    [5, 0.15],
+  ] as const,
   /** Units per buyer order line and their probabilities. */
   quantities: [
     [1, 0.8],
@@ -104,9 +115,17 @@ export function zipfWeight(rank: number, n: number, s: number): number {
 }
 
 const meanQuantity = MIX.quantities.reduce((s, [q, p]) => s + q * p, 0);
+/** Lines of a buyer order on average, with `singleLine` or {@link MIX}'s `lines`. */
+export const meanBuyerLines = (singleLine: boolean) =>
+  singleLine ? 1 : MIX.lines.reduce((s, [n, p]) => s + n * p, 0);
 
-/** The catalog for a run of `profile` on `shops`. */
-export function planCatalog(profile: Profile, shops: readonly BenchShop[]): CatalogPlan {
+/**
+ * The catalog for a run of `profile` on `shops`. A buyer order's lines are distinct listings, so
+ * a hot SKU is in fewer of them than its Zipf weight times the lines; the plan counts it at full
+ * weight (more opening stock than sold, except where it is meant to run out, below).
+ */
+export function planCatalog(profile: Profile, shops: readonly BenchShop[], singleLine = false): CatalogPlan {
+  const buyerLines = meanBuyerLines(singleLine);
   for (const shop of shops) {
     const regular = shop.listings.filter((l) => !l.gift).length;
     if (regular < SHARED_LISTINGS || shop.listings.slice(0, regular).some((l) => l.gift))
@@ -119,12 +138,13 @@ export function planCatalog(profile: Profile, shops: readonly BenchShop[]): Cata
   // Expected stock units demanded per SKU, for a given number of offered orders.
   const demand = (orders: number, rank: number) => {
     const buyer = orders * (1 - MIX.generated);
-    const sold = buyer * (1 - MIX.bundle) * zipfWeight(rank, SIMPLE_SKUS, MIX.zipf) * meanQuantity;
+    const sold =
+      buyer * buyerLines * (1 - MIX.bundle) * zipfWeight(rank, SIMPLE_SKUS, MIX.zipf) * meanQuantity;
     const generated = (orders * MIX.generated * MIX.generatedUnits) / SHARED_LISTINGS;
     return sold + generated;
   };
   const bundleDemand = (orders: number) =>
-    (orders * (1 - MIX.generated) * MIX.bundle * meanQuantity) / BUNDLES +
+    (orders * (1 - MIX.generated) * buyerLines * MIX.bundle * meanQuantity) / BUNDLES +
     (orders * MIX.generated * MIX.generatedUnits) / SHARED_LISTINGS;
   const skus: SkuPlan[] = [];
   const components: { code: string; quantity: number }[][] = [];

@@ -60,6 +60,8 @@ export interface DriveOptions {
   weights: Record<BenchPlatform, number>;
   /** Run the propagation tracers during the sustained window. */
   tracers: boolean;
+  /** Every buyer order one line (the profile before session 12); otherwise {@link MIX}'s `lines`. */
+  singleLine: boolean;
   /** Webhook POSTs in flight at most. */
   maxInFlight: number;
   seed: number;
@@ -104,9 +106,12 @@ export interface DriveResult {
     pullOnly: number;
     cancelled: number;
     cancelFailed: number;
-    /** Buyer orders refused by the platform: the listing showed fewer units (sold out there). */
+    /** Buyer orders not placed: every line's listing showed fewer units (sold out there). */
     refused: number;
+    /** Buyer order lines dropped because their listing showed fewer units, by SKU. */
     refusedBySku: Record<string, number>;
+    /** Lines of the buyer orders placed. */
+    sellLines: number;
     /**
      * Units the platforms sold of each scarce SKU, net of cancellations. Only the driver's buyer
      * orders sell them (the generators never see their listings), so this is exact.
@@ -156,6 +161,15 @@ export async function drive(
     const x = rng() * wsum;
     return cumulativeWeights.findIndex((c) => x < c);
   };
+  const pickLines = () => {
+    if (o.singleLine) return 1;
+    let x = rng();
+    for (const [n, pr] of MIX.lines) {
+      if (x < pr) return n;
+      x -= pr;
+    }
+    return 1;
+  };
   const pickQuantity = () => {
     let x = rng();
     for (const [q, pr] of MIX.quantities) {
@@ -180,6 +194,7 @@ export async function drive(
     cancelFailed: 0,
     refused: 0,
     refusedBySku: {},
+    sellLines: 0,
     scarceUnitsSold: {},
     deliveries: 0,
     deliveryFailures: 0,
@@ -244,7 +259,7 @@ export async function drive(
 
   // -- orders ---------------------------------------------------------------------------------
   let pendingCancels = 0;
-  const cancelLater = (shopIndex: number, id: string, announce: boolean, scarceUnits?: [string, number]) => {
+  const cancelLater = (shopIndex: number, id: string, announce: boolean, scarceUnits: [string, number][]) => {
     pendingCancels++;
     const t = setTimeout(
       () => {
@@ -252,9 +267,9 @@ export async function drive(
         try {
           shops[shopIndex]!.cancel(id);
           counts.cancelled++;
-          if (scarceUnits) {
-            counts.scarceUnitsSold[scarceUnits[0]]! -= scarceUnits[1];
-            scarceSales.push({ at: Date.now(), sku: scarceUnits[0], units: -scarceUnits[1] });
+          for (const [sku, units] of scarceUnits) {
+            counts.scarceUnitsSold[sku]! -= units;
+            scarceSales.push({ at: Date.now(), sku, units: -units });
           }
           if (announce) enqueue(shopIndex, id, 'updated');
         } catch {
@@ -298,28 +313,42 @@ export async function drive(
       orders.push({ shop: si, id, at: now, mode: 'webhook', kind: 'generated' });
       enqueue(si, id, 'created');
     } else {
-      const index = rng() < MIX.bundle ? SIMPLE_SKUS + Math.floor(rng() * BUNDLES) : zipf(rng());
-      const quantity = pickQuantity();
-      const code = plan.skuOf(shop, index);
+      // A cart of distinct listings; a buyer drops what the listing shows as sold out.
+      const lines: { index: number; quantity: number; code: string }[] = [];
+      const wanted = pickLines();
+      for (let tries = 0; lines.length < wanted && tries < 4 * wanted; tries++) {
+        const index = rng() < MIX.bundle ? SIMPLE_SKUS + Math.floor(rng() * BUNDLES) : zipf(rng());
+        if (lines.some((l) => l.index === index)) continue;
+        const quantity = pickQuantity();
+        const code = plan.skuOf(shop, index);
+        if (shop.quantity(shop.listings[index]!.stockRef) < quantity) {
+          counts.refusedBySku[code] = (counts.refusedBySku[code] ?? 0) + 1;
+          continue;
+        }
+        lines.push({ index, quantity, code });
+      }
       let id: string;
       try {
-        id = shop.sell(shop.listings[index]!.stockRef, quantity);
+        if (lines.length === 0) throw new Error('sold out');
+        id = shop.sell(lines.map((l) => ({ ref: shop.listings[l.index]!.stockRef, quantity: l.quantity })));
       } catch {
         counts.refused++;
-        counts.refusedBySku[code] = (counts.refusedBySku[code] ?? 0) + 1;
         return;
       }
       counts.sells++;
-      const isScarce = scarce.has(code);
-      if (isScarce) {
-        counts.scarceUnitsSold[code] = (counts.scarceUnitsSold[code] ?? 0) + quantity;
-        scarceSales.push({ at: now, sku: code, units: quantity });
-      }
+      counts.sellLines += lines.length;
+      const scarceUnits: [string, number][] = [];
+      for (const l of lines)
+        if (scarce.has(l.code)) {
+          counts.scarceUnitsSold[l.code] = (counts.scarceUnitsSold[l.code] ?? 0) + l.quantity;
+          scarceSales.push({ at: now, sku: l.code, units: l.quantity });
+          scarceUnits.push([l.code, l.quantity]);
+        }
       const pull = rng() < MIX.pullOnly;
       if (pull) counts.pullOnly++;
       orders.push({ shop: si, id, at: now, mode: pull ? 'pull' : 'webhook', kind: 'sell' });
       if (!pull) enqueue(si, id, 'created');
-      if (rng() < MIX.cancelled) cancelLater(si, id, !pull, isScarce ? [code, quantity] : undefined);
+      if (rng() < MIX.cancelled) cancelLater(si, id, !pull, scarceUnits);
     }
     counts.placed++;
     if (inWindow(now)) counts.placedInWindow++;
@@ -345,7 +374,7 @@ export async function drive(
       const t0 = performance.now();
       let id: string;
       try {
-        id = origin.sell(origin.listings[listing]!.stockRef, 1);
+        id = origin.sell([{ ref: origin.listings[listing]!.stockRef, quantity: 1 }]);
       } catch {
         await sleep(200);
         continue;

@@ -30,6 +30,8 @@
  *                            outbox to empty; default 60
  *   --mix shopify=1,taobao=1,douyin=1   share of orders per platform in the mixed and buffer runs
  *   --max-in-flight N        webhook POSTs in flight at most (the platforms' dispatcher); default 256
+ *   --single-line            every buyer order one line (the profile of sessions 1-11); default 1-5
+ *                            lines (catalog.ts MIX.lines)
  *   --log-level L            the daemon's log level (its log goes to bench-results/); default info
  *   --pull-cron EXPR         the daemon's sync.pullCron; default the daemon's own (every 30 s)
  *   --cpu-prof               V8 CPU profiles of the daemon in bench-results/prof-<db>-<run>/ (see
@@ -89,6 +91,7 @@ interface Options {
   runs: Variant['name'][];
   weights: Record<BenchPlatform, number>;
   maxInFlight: number;
+  singleLine: boolean;
   logLevel: string;
   pullCron: string | undefined;
   cpuProf: boolean;
@@ -115,6 +118,7 @@ function parseOptions(argv: string[]): Options {
       'log-level': { type: 'string' },
       'pull-cron': { type: 'string' },
       'cpu-prof': { type: 'boolean' },
+      'single-line': { type: 'boolean' },
       seed: { type: 'string' },
     },
   });
@@ -151,6 +155,7 @@ function parseOptions(argv: string[]): Options {
     baselineSeconds: number('baseline-seconds', values['baseline-seconds'], 15),
     weights,
     maxInFlight: number('max-in-flight', values['max-in-flight'], 256, 1),
+    singleLine: values['single-line'] ?? false,
     logLevel: values['log-level'] ?? 'info',
     pullCron: values['pull-cron'],
     cpuProf: values['cpu-prof'] ?? false,
@@ -281,7 +286,7 @@ async function runOnce(kind: DbKind, o: Options, variant: Variant, main: string)
         }),
       );
     }
-    const plan = planCatalog(profile, shops);
+    const plan = planCatalog(profile, shops, o.singleLine);
     process.stderr.write(
       `${label} seeding ${plan.skus.length} SKUs, ${shops.reduce((n, s) => n + s.listings.length, 0)} listings\n`,
     );
@@ -420,6 +425,7 @@ async function runOnce(kind: DbKind, o: Options, variant: Variant, main: string)
         profile,
         weights: variant.weights,
         tracers: variant.tracers,
+        singleLine: o.singleLine,
         maxInFlight: o.maxInFlight,
         seed: o.seed,
         daemonPid: daemon.pid,
@@ -651,6 +657,10 @@ function printTable(reports: DbReport[]): void {
   const intakeRows = (name: Variant['name'], title: string): Row[] => [
     [title, on(name, (x) => `peak ${x.profile.peak}/s for ${x.profile.sustainedSeconds} s`)],
     ['  orders placed on the platforms, /s', on(name, (x) => f(x.metrics.intake.ordersPlacedPerS, 1))],
+    [
+      '  lines per buyer order placed',
+      on(name, (x) => f(x.drive.counts.sellLines / Math.max(1, x.drive.counts.sells), 2)),
+    ],
     ['  orders applied, /s', on(name, (x) => f(x.metrics.intake.ordersAppliedPerS, 1))],
     ['  orders with stock reserved, /s', on(name, (x) => f(x.metrics.intake.ordersReservedPerS, 1))],
     ['  lines reserved, /s', on(name, (x) => f(x.metrics.intake.linesReservedPerS, 1))],

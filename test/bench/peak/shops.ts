@@ -32,8 +32,11 @@ export interface BenchShop {
   readonly connector: Record<string, unknown>;
   /** Regular listings first (the generator sells these), then gift listings. */
   readonly listings: readonly ShopListing[];
-  /** A buyer's paid order of `quantity` units of one listing; throws (placing nothing) when it holds fewer. */
-  sell(ref: ListingRef, quantity: number): string;
+  /**
+   * A buyer's paid order, one line per entry; throws (placing nothing) when a listing holds
+   * fewer units than its line.
+   */
+  sell(lines: readonly { ref: ListingRef; quantity: number }[]): string;
   /** One order from the sandbox's own generator (promotions, gifts, several lines, lifecycle), if placed. */
   generate(): string | undefined;
   /** Cancels an unshipped order (its units go back); throws when it cannot. */
@@ -108,9 +111,14 @@ async function startShopify(o: ShopOptions): Promise<BenchShop> {
       stockRef: { listingId: String(v.inventory_item_id), locationId: String(location) },
       gift: false,
     })),
-    sell(ref, quantity) {
-      const k = key(ref);
-      return String(sandbox.sell(k.item, quantity, k.location).id);
+    sell(lines) {
+      const location = key(lines[0]!.ref).location;
+      return String(
+        sandbox.sellLines(
+          lines.map((l) => ({ inventoryItemId: key(l.ref).item, quantity: l.quantity })),
+          location,
+        ).id,
+      );
     },
     generate() {
       const [order] = sandbox.generateOrders(1);
@@ -178,7 +186,8 @@ async function startTaobao(o: ShopOptions): Promise<BenchShop> {
       initialLookbackDays: 1,
     },
     listings: [...entries(sandbox.items, false), ...entries(sandbox.giftItems, true)],
-    sell: (ref, quantity) => sandbox.sell(ref.listingId, quantity),
+    sell: (lines) =>
+      sandbox.sellLines(lines.map((l) => ({ listingId: l.ref.listingId, quantity: l.quantity }))),
     generate: () => sandbox.generateOrders(1)[0],
     cancel: (orderId) => sandbox.cancel(orderId),
     async announce(orderId, event) {
@@ -229,7 +238,8 @@ async function startDouyin(o: ShopOptions): Promise<BenchShop> {
       lagMs: 0,
     },
     listings: [...entries(sandbox.products, false), ...entries([sandbox.giftProduct], true)],
-    sell: (ref, quantity) => sandbox.sell(ref.listingId, quantity),
+    sell: (lines) =>
+      sandbox.sellLines(lines.map((l) => ({ listingId: l.ref.listingId, quantity: l.quantity }))),
     generate: () => sandbox.generateOrders(1)[0],
     cancel: (orderId) => sandbox.cancel(orderId),
     // Tag 110 (paid) for both: a push message is a re-fetch hint whatever its tag.
