@@ -196,9 +196,10 @@ export class Reservations {
    * consumption one shipment movement per SKU and warehouse). For the order intake's batches:
    * orders first seen shipped (their reservations made in the same transaction), and revisions
    * that ship or cancel every unit a line holds (the order's row is locked, so nothing else
-   * settles its lines meanwhile). Every line must hold exactly `quantity` units of simple SKUs;
-   * otherwise, or when a key was used before, it throws and the caller's transaction must roll
-   * back.
+   * settles its lines meanwhile). Every line must hold exactly `quantity` line units of each
+   * SKU it holds (a bundle line: each component `quantity` times its units per line), settled in
+   * the order {@link consume} takes them; otherwise, or when a key was used before, it throws and
+   * the caller's transaction must roll back.
    */
   async settleWholeLines(
     tx: Tx,
@@ -213,7 +214,7 @@ export class Reservations {
     if (new Set(ds.map((d) => d.lineKey)).size !== ds.length)
       throw new ValidationError('settleWholeLines takes each line once');
     // Rows as `settle` takes them: by id, merged per SKU and warehouse in that order.
-    const rows = await tx.query<{ line_key: string; units: number; per: number }>(sql`
+    const rows = await tx.query<{ line_key: string; units: number; per: number; per_min: number }>(sql`
       WITH i AS (
         SELECT * FROM unnest(${ds.map((d) => d.key)}::text[], ${ds.map((d) => d.action)}::text[],
                              ${ds.map((d) => d.hash)}::text[],
@@ -227,10 +228,13 @@ export class Reservations {
         FROM i WHERE r.line_key = i.line_key AND r.status = 'active'
         RETURNING r.id, r.sku_id, r.warehouse_id, r.quantity, r.units_per_line, i.key, i.action, i.line_key,
                   i.reference
-      ), per AS (
+      ), merged AS (
         SELECT key, action, line_key, reference, sku_id, warehouse_id, SUM(quantity)::int AS q, MIN(id) AS first,
-               MAX(units_per_line) AS per
+               MAX(units_per_line) AS per, MIN(units_per_line) AS per_min
         FROM r GROUP BY key, action, line_key, reference, sku_id, warehouse_id
+      ), per AS (
+        -- \`settle\`'s order: SKUs by their first row, then their rows (a bundle's components).
+        SELECT m.*, MIN(m.first) OVER (PARTITION BY m.key, m.sku_id) AS sku_first FROM merged m
       ), level AS (
         UPDATE stock_level l SET on_hand = l.on_hand - d.shipped, reserved = l.reserved - d.q, updated_at = now()
         FROM (SELECT sku_id, warehouse_id, SUM(q)::int AS q,
@@ -240,23 +244,27 @@ export class Reservations {
       ), movement AS (
         INSERT INTO stock_movement (sku_id, warehouse_id, kind, quantity, idempotency_key, reference)
         SELECT sku_id, warehouse_id, 'shipment', -q, key || '#' || sku_id || '@' || warehouse_id, reference
-        FROM per WHERE action = 'consume' ORDER BY first
+        FROM per WHERE action = 'consume' ORDER BY sku_first, first
       ), op AS (
         INSERT INTO inventory_operation (key, kind, request_hash, result)
         SELECT i.key, i.action, i.hash, jsonb_build_object(
           'key', i.key, 'lineKey', i.line_key, 'action', i.action, 'quantity', i.quantity,
           'settled', COALESCE((SELECT jsonb_agg(jsonb_build_object('skuId', p.sku_id, 'warehouseId', p.warehouse_id,
-                                                                 'quantity', p.q) ORDER BY p.first)
+                                                                 'quantity', p.q) ORDER BY p.sku_first, p.first)
                                FROM per p WHERE p.key = i.key), '[]'::jsonb))
         FROM i
       )
-      SELECT p.line_key, SUM(p.q)::int AS units, MAX(p.per) AS per FROM per p GROUP BY p.line_key`);
-    const got = new Map(rows.map((r) => [r.line_key, r]));
+      SELECT p.line_key, SUM(p.q)::int AS units, MAX(p.per) AS per, MIN(p.per_min) AS per_min
+      FROM per p GROUP BY p.line_key, p.sku_id`);
+    const got = new Map<string, typeof rows>();
+    for (const r of rows) got.set(r.line_key, [...(got.get(r.line_key) ?? []), r]);
     for (const d of ds) {
-      const r = got.get(d.lineKey);
-      if (r?.per !== 1 || r.units !== d.quantity) {
+      const held = got.get(d.lineKey) ?? [];
+      // Each SKU (a bundle: each component) held exactly `quantity` line units.
+      if (held.length === 0 || held.some((r) => r.per !== r.per_min || r.units !== d.quantity * r.per)) {
+        const units = held.length === 0 ? 0 : Math.min(...held.map((r) => Math.floor(r.units / r.per)));
         throw new StockConflictError(
-          `line ${d.lineKey} has ${r?.units ?? 0} unit(s) reserved; cannot ${d.action} exactly ${d.quantity} together`,
+          `line ${d.lineKey} has ${units} unit(s) reserved; cannot ${d.action} exactly ${d.quantity} together`,
         );
       }
     }

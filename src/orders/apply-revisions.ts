@@ -10,6 +10,7 @@ import {
   againstStored,
   type LineLedger,
   ledgerStates,
+  NO_HOLDINGS,
   oversellException,
   ownSales,
   parseStored,
@@ -55,10 +56,11 @@ interface Revision extends BatchOrder {
  * results, same exceptions settled or raised.
  *
  * It takes the common cases at a peak: a status change (paid, shipped, cancelled) or a replay,
- * of an order whose lines all map to simple SKUs (no bundle), whose amounts add up and which
+ * of an order whose lines all map (to simple SKUs or bundles), whose amounts add up and which
  * returned nothing, where each line ships or gives back every unit it holds, or holds more.
  * Anything else (a partial cancellation, units shipped beyond what was held, a line whose SKU
- * changed, a return) is left out of the result for the caller to apply one by one, as are
+ * changed, a bundle line whose components hold other than whole line units, a return) is left
+ * out of the result for the caller to apply one by one, as are
  * orders not stored yet. Within one call only the first revision of an order is taken. The
  * orders' rows are locked in id order. Returns the results by position in `orders`.
  */
@@ -106,7 +108,7 @@ export async function applyRevisions(
   const candidates: Revision[] = [];
   for (const [k, f] of found.entries()) {
     const skus = mapped[k]!;
-    if (!f.order.lines.every((l) => skus.get(l.lineId)?.bundle === false)) continue;
+    if (!f.order.lines.every((l) => skus.has(l.lineId))) continue;
     const targets = lineStockTargets(f.order, f.shop, now);
     if (targets.some((t) => t.restocked > 0)) continue;
     const lines = mappedTargets(f.shop.id, f.order, targets, skus).map(
@@ -195,9 +197,13 @@ export async function applyRevisions(
  * settlements and a hold: fills in `settle`, `reserve` and `held` and returns true; else false.
  */
 function plan(l: PlannedLine, have: LineLedger | undefined): boolean {
-  const h = have ?? { active: 0, consumed: 0, released: 0, restocked: 0 };
+  const h = have ?? NO_HOLDINGS;
   if (h.restocked > 0) return false;
-  if ((h.active > 0 || h.consumed > 0 || h.released > 0) && h.simpleSku !== l.sku.skuId) return false;
+  // What the line holds must be of its SKU as mapped now (a bundle: its recipe's rows, each
+  // component exactly the line units held); else one by one.
+  const holds = h.active > 0 || h.consumed > 0 || h.released > 0;
+  if (holds && (l.sku.bundle ? h.lineSku !== l.sku.skuId || !h.activeWhole : h.simpleSku !== l.sku.skuId))
+    return false;
   let { active, consumed, released } = h;
   if (l.shipped > consumed) {
     const need = l.shipped - consumed;

@@ -123,7 +123,7 @@ export async function applyOrder(
       continue;
     }
     settle.push({ kind: 'unmapped_sku', subject: lineKey, resolution: `mapped by ${sku.via}` });
-    const have = ledger.get(lineKey) ?? { active: 0, consumed: 0, released: 0, restocked: 0 };
+    const have = ledger.get(lineKey) ?? NO_HOLDINGS;
     effects.push(
       ...(await reconcileLine(
         tx,
@@ -315,7 +315,23 @@ export interface LineLedger {
   restocked: number;
   /** The SKU when every reservation row of the line holds it, one unit per line unit (simple SKU). */
   simpleSku?: number;
+  /** The line's SKU (a bundle's: its own id, not its components') when every row names the same one. */
+  lineSku?: number;
+  /**
+   * Every SKU the line holds active holds exactly `active` line units of it (`units_per_line`
+   * each): settling `active` units settles every active row whole.
+   */
+  activeWhole: boolean;
 }
+
+/** What a line the ledger has never reserved for holds. */
+export const NO_HOLDINGS: Readonly<LineLedger> = {
+  active: 0,
+  consumed: 0,
+  released: 0,
+  restocked: 0,
+  activeWhole: true,
+};
 
 /** The reservation state of these lines in the ledger, in one query; absent lines hold nothing. */
 export async function ledgerStates(tx: Tx, lineKeys: readonly string[]): Promise<Map<string, LineLedger>> {
@@ -328,11 +344,15 @@ export async function ledgerStates(tx: Tx, lineKeys: readonly string[]): Promise
     sku_id: number;
     q: number;
     per: number | null;
+    per_min: number | null;
+    line_sku: number | null;
+    line_sku_max: number | null;
   }>(sql`
-    SELECT line_key, status::text AS status, sku_id, SUM(quantity)::int AS q, MAX(units_per_line) AS per
+    SELECT line_key, status::text AS status, sku_id, SUM(quantity)::int AS q, MAX(units_per_line) AS per,
+           MIN(units_per_line) AS per_min, MIN(line_sku_id) AS line_sku, MAX(line_sku_id) AS line_sku_max
     FROM reservation WHERE line_key = ANY(${lineKeys}::text[]) GROUP BY line_key, status, sku_id
     UNION ALL
-    SELECT reference, NULL, sku_id, SUM(quantity)::int, NULL FROM stock_movement
+    SELECT reference, NULL, sku_id, SUM(quantity)::int, NULL, NULL, NULL, NULL FROM stock_movement
     WHERE kind = 'return' AND reference = ANY(${lineKeys}::text[]) GROUP BY reference, sku_id`);
   const byLine = new Map<string, typeof rows>();
   for (const r of rows) byLine.set(r.line_key, [...(byLine.get(r.line_key) ?? []), r]);
@@ -351,12 +371,20 @@ export async function ledgerStates(tx: Tx, lineKeys: readonly string[]): Promise
         : Math.min(...returned.map((r) => Math.floor(r.q / (per.get(r.sku_id) ?? 1))));
     const skus = new Set(held.map((r) => r.sku_id));
     const simpleSku = skus.size === 1 && held.every((r) => r.per === 1) ? held[0]!.sku_id : undefined;
+    const lineSkus = new Set(held.flatMap((r) => [r.line_sku, r.line_sku_max]));
+    const lineSku = lineSkus.size === 1 ? held[0]!.line_sku! : undefined;
+    const active = units('active');
+    const activeWhole = held
+      .filter((r) => r.status === 'active')
+      .every((r) => r.per === r.per_min && r.q === active * r.per!);
     out.set(lineKey, {
-      active: units('active'),
+      active,
       consumed: units('consumed'),
       released: units('released'),
       restocked,
       ...(simpleSku === undefined ? {} : { simpleSku }),
+      ...(lineSku === undefined ? {} : { lineSku }),
+      activeWhole,
     });
   }
   return out;

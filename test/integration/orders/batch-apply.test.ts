@@ -168,6 +168,11 @@ async function snapshot(f: OrdersFixture) {
     operations: await q(
       `SELECT kind::text, COUNT(*)::int AS n FROM inventory_operation GROUP BY 1 ORDER BY 1`,
     ),
+    // Settlements' keys are made from the line and its units; their stored results are what a
+    // replay answers (a bundle line's components, in the order consume takes them).
+    settlements: await q(
+      `SELECT key, kind::text, result FROM inventory_operation WHERE kind IN ('consume', 'release') ORDER BY key`,
+    ),
     orders: await q(`
       SELECT shop_id, platform_order_id, status::text, currency, buyer_paid_total::text, data,
              platform_modified_at, platform_version::text
@@ -460,5 +465,100 @@ describe('orders first seen shipped, in a batch', () => {
     });
     expect(replay).toMatchObject({ action: 'consume', quantity: 2, settled: [{ skuId: 2, quantity: 2 }] });
     expect(await f.inv.verify()).toMatchObject({ ok: true });
+  });
+});
+
+describe('revisions of bundle orders, in a batch', () => {
+  let together: OrdersFixture;
+  let oneByOne: OrdersFixture;
+  const { log, warnings } = recordingLogger();
+  beforeAll(async () => {
+    together = await ordersFixture(undefined, log);
+    oneByOne = await ordersFixture();
+    // A SET is 2 TEA and 1 CUP; TEA 2 in SH and 2 in BJ, CUP 1 (BJ): one SET to begin with.
+    for (const f of [together, oneByOne]) await setUp(f, { tea: 2, rare: 100, cup: 1 });
+  });
+  afterAll(async () => {
+    await together?.close();
+    await oneByOne?.close();
+  });
+
+  it('tops a short bundle line up and cancels it together, as one by one would', async () => {
+    const spec = (item: Item, quantity: number, status: Spec['status'], revises: number | null): Spec => ({
+      lines: [{ item, quantity }],
+      status,
+      mismatch: false,
+      revises: null,
+      revisesStored: revises,
+      age: 'newer',
+    });
+    const stored: CanonicalOrderInput[] = [];
+    // Each batch: the SET order (new, then revised), with a RARE order so that it is a batch.
+    const batch = async (run: string, set: Spec) => {
+      const orders = ordersOf([set, spec('rare', 1, 'paid', null)], run, stored);
+      stored.push(...orders);
+      const deliveries = orders.map((order) => ({
+        shopId: SHOP.id,
+        source: 'webhook' as const,
+        payload: { order },
+      }));
+      await together.orders.receiveAll(deliveries);
+      await oneByOne.orders.receiveAll(deliveries);
+      const a = await together.orders.processBatch(100);
+      const byOne = [];
+      for (;;) {
+        const r = await oneByOne.orders.processBatch(1);
+        if (r.claimed === 0) break;
+        byOne.push(...r.results);
+      }
+      expect(a.results).toEqual(byOne);
+      expect(await snapshot(together)).toEqual(await snapshot(oneByOne));
+      return { report: a, set: orders[0]! };
+    };
+    const setKey = (o: CanonicalOrderInput) => lineKeyOf(SHOP.id, o.platformOrderId, 'L1');
+
+    // Two SETs paid: one held (TEA from SH), one short.
+    const first = await batch('R1', spec('set', 2, 'paid', null));
+    expect(first.report.together).toEqual({ created: 2, revised: 0 });
+    // (lineState counts component units: a SET holds 3.)
+    expect(await together.lineState(setKey(first.set))).toMatchObject({ active: 3 });
+
+    // A CUP arrives in BJ; the order's next revision takes the second SET (TEA from BJ now), so
+    // the line's rows are TEA@SH, CUP@BJ, TEA@BJ, CUP@BJ by id.
+    const [cup] = await together.t.db.withSession((s) =>
+      s.query<{ id: number }>(`SELECT id FROM sku WHERE code = 'CUP'`),
+    );
+    const [bj] = await together.t.db.withSession((s) =>
+      s.query<{ id: number }>(`SELECT id FROM warehouse WHERE code = 'BJ'`),
+    );
+    for (const f of [together, oneByOne]) await f.receive(cup!.id, bj!.id, 1);
+    const second = await batch('R2', spec('set', 2, 'paid', 0));
+    expect(second.report.together).toEqual({ created: 1, revised: 1 });
+    expect(await together.lineState(setKey(first.set))).toMatchObject({ active: 6 });
+
+    // Cancelled: every component released together, TEA's warehouses before CUP (as consume
+    // and release take them: SKU by SKU), not in row order.
+    const third = await batch('R3', spec('set', 2, 'cancelled', 0));
+    expect(third.report.together).toEqual({ created: 1, revised: 1 });
+    expect(await together.lineState(setKey(first.set))).toMatchObject({ active: 0, released: 6 });
+    const [op] = await together.t.db.withSession((s) =>
+      s.query<{ result: { settled: { skuId: number; warehouseId: number; quantity: number }[] } }>(
+        `SELECT result FROM inventory_operation WHERE kind = 'release' AND key LIKE $1`,
+        [`${setKey(first.set)}:%`],
+      ),
+    );
+    expect(
+      op!.result.settled.map((x) => [
+        x.skuId === cup!.id ? 'CUP' : 'TEA',
+        x.warehouseId === bj!.id ? 'BJ' : 'SH',
+        x.quantity,
+      ]),
+    ).toEqual([
+      ['TEA', 'SH', 2],
+      ['TEA', 'BJ', 2],
+      ['CUP', 'BJ', 2],
+    ]);
+    expect(warnings).toEqual([]);
+    expect(await together.inv.verify()).toMatchObject({ ok: true });
   });
 });
