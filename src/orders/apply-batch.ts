@@ -76,13 +76,12 @@ export function mappedTargets(
  * reservation keys and stored results, same exceptions.
  *
  * It takes the common cases at a peak: an order seen for the first time, every line mapped (to
- * a simple SKU, or to a bundle none of whose units shipped yet), amounts that add up, nothing
- * returned; shipped units of simple SKUs are reserved and consumed at once (an order first seen
- * shipped), before any order's held units, as they have left the warehouse already. Other
- * orders (an unmapped line, a bundle first seen shipped), and an order that turns out to be
- * stored already (a redelivery, or a concurrent batch had it), are left out of the result for
- * the caller to apply one by one. Within one batch only the first
- * revision of an order is taken. Returns the results by position in `orders`.
+ * a simple SKU or a bundle), amounts that add up, nothing returned; shipped units are reserved
+ * and consumed at once (an order first seen shipped), before any order's held units, as they
+ * have left the warehouse already. Other orders (an unmapped line), and an order that turns
+ * out to be stored already (a redelivery, or a concurrent batch had it), are left out of the
+ * result for the caller to apply one by one. Within one batch only the first revision of an
+ * order is taken. Returns the results by position in `orders`.
  */
 export async function applyNewOrders(
   tx: Tx,
@@ -108,13 +107,9 @@ export async function applyNewOrders(
     const skus = mapped[index]!;
     const amounts = apportionOrder(order);
     const targets = lineStockTargets(order, shop, now);
-    // A bundle line is taken when none of it has shipped: its reservation is one more line of
-    // the batch's statement, but consuming it goes through the general path, one by one.
-    const shippedBundle = (lineId: string) =>
-      skus.get(lineId)?.bundle === true && targets.some((t) => t.lineId === lineId && t.shipped > 0);
     const simple =
       amounts.issues.length === 0 &&
-      order.lines.every((l) => skus.has(l.lineId) && !shippedBundle(l.lineId)) &&
+      order.lines.every((l) => skus.has(l.lineId)) &&
       targets.every((t) => t.restocked === 0);
     if (!simple) continue;
     const lines = mappedTargets(shop.id, order, targets, skus).map(

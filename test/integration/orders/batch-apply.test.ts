@@ -483,42 +483,46 @@ describe('revisions of bundle orders, in a batch', () => {
     await oneByOne?.close();
   });
 
+  const spec = (item: Item, quantity: number, status: Spec['status'], revises: number | null): Spec => ({
+    lines: [{ item, quantity }],
+    status,
+    mismatch: false,
+    revises: null,
+    revisesStored: revises,
+    age: 'newer',
+  });
+  const stored: CanonicalOrderInput[] = [];
+  /** Applies the orders together on one database and one by one on the other; both must agree. */
+  const batch = async (run: string, ...specs: Spec[]) => {
+    const orders = ordersOf(specs, run, stored);
+    stored.push(...orders);
+    const deliveries = orders.map((order) => ({
+      shopId: SHOP.id,
+      source: 'webhook' as const,
+      payload: { order },
+    }));
+    await together.orders.receiveAll(deliveries);
+    await oneByOne.orders.receiveAll(deliveries);
+    const a = await together.orders.processBatch(100);
+    const byOne = [];
+    for (;;) {
+      const r = await oneByOne.orders.processBatch(1);
+      if (r.claimed === 0) break;
+      byOne.push(...r.results);
+    }
+    expect(a.results).toEqual(byOne);
+    expect(await snapshot(together)).toEqual(await snapshot(oneByOne));
+    return { report: a, set: orders[0]! };
+  };
+
+  // With each SET order, a RARE one: one order alone is applied one by one either way.
+  const rare = spec('rare', 1, 'paid', null);
+
   it('tops a short bundle line up and cancels it together, as one by one would', async () => {
-    const spec = (item: Item, quantity: number, status: Spec['status'], revises: number | null): Spec => ({
-      lines: [{ item, quantity }],
-      status,
-      mismatch: false,
-      revises: null,
-      revisesStored: revises,
-      age: 'newer',
-    });
-    const stored: CanonicalOrderInput[] = [];
-    // Each batch: the SET order (new, then revised), with a RARE order so that it is a batch.
-    const batch = async (run: string, set: Spec) => {
-      const orders = ordersOf([set, spec('rare', 1, 'paid', null)], run, stored);
-      stored.push(...orders);
-      const deliveries = orders.map((order) => ({
-        shopId: SHOP.id,
-        source: 'webhook' as const,
-        payload: { order },
-      }));
-      await together.orders.receiveAll(deliveries);
-      await oneByOne.orders.receiveAll(deliveries);
-      const a = await together.orders.processBatch(100);
-      const byOne = [];
-      for (;;) {
-        const r = await oneByOne.orders.processBatch(1);
-        if (r.claimed === 0) break;
-        byOne.push(...r.results);
-      }
-      expect(a.results).toEqual(byOne);
-      expect(await snapshot(together)).toEqual(await snapshot(oneByOne));
-      return { report: a, set: orders[0]! };
-    };
     const setKey = (o: CanonicalOrderInput) => lineKeyOf(SHOP.id, o.platformOrderId, 'L1');
 
     // Two SETs paid: one held (TEA from SH), one short.
-    const first = await batch('R1', spec('set', 2, 'paid', null));
+    const first = await batch('R1', spec('set', 2, 'paid', null), rare);
     expect(first.report.together).toEqual({ created: 2, revised: 0 });
     // (lineState counts component units: a SET holds 3.)
     expect(await together.lineState(setKey(first.set))).toMatchObject({ active: 3 });
@@ -532,13 +536,13 @@ describe('revisions of bundle orders, in a batch', () => {
       s.query<{ id: number }>(`SELECT id FROM warehouse WHERE code = 'BJ'`),
     );
     for (const f of [together, oneByOne]) await f.receive(cup!.id, bj!.id, 1);
-    const second = await batch('R2', spec('set', 2, 'paid', 0));
+    const second = await batch('R2', spec('set', 2, 'paid', 0), rare);
     expect(second.report.together).toEqual({ created: 1, revised: 1 });
     expect(await together.lineState(setKey(first.set))).toMatchObject({ active: 6 });
 
     // Cancelled: every component released together, TEA's warehouses before CUP (as consume
     // and release take them: SKU by SKU), not in row order.
-    const third = await batch('R3', spec('set', 2, 'cancelled', 0));
+    const third = await batch('R3', spec('set', 2, 'cancelled', 0), rare);
     expect(third.report.together).toEqual({ created: 1, revised: 1 });
     expect(await together.lineState(setKey(first.set))).toMatchObject({ active: 0, released: 6 });
     const [op] = await together.t.db.withSession((s) =>
@@ -558,6 +562,27 @@ describe('revisions of bundle orders, in a batch', () => {
       ['TEA', 'BJ', 2],
       ['CUP', 'BJ', 2],
     ]);
+    expect(warnings).toEqual([]);
+    expect(await together.inv.verify()).toMatchObject({ ok: true });
+  });
+
+  it('takes orders first seen shipped with a bundle line together: consumes what there is, flags the rest', async () => {
+    // Stock now: 2 SETs (the cancelled order gave its units back). 3 shipped, then 1 more.
+    const r = await batch('R4', spec('set', 3, 'shipped', null), spec('set', 1, 'shipped', null), rare);
+    expect(r.report.together).toEqual({ created: 3, revised: 0 });
+    expect(r.report.results.map((x) => ('effects' in x ? x.effects : x)).slice(0, 2)).toEqual([
+      [
+        { lineId: 'L1', action: 'reserve', quantity: 2 },
+        { lineId: 'L1', action: 'consume', quantity: 2 },
+      ],
+      [],
+    ]);
+    expect(await together.openExceptions('oversell')).toEqual(
+      expect.arrayContaining([
+        { kind: 'oversell', subject: lineKeyOf(SHOP.id, 'R4-0', 'L1'), quantity: 1 },
+        { kind: 'oversell', subject: lineKeyOf(SHOP.id, 'R4-1', 'L1'), quantity: 1 },
+      ]),
+    );
     expect(warnings).toEqual([]);
     expect(await together.inv.verify()).toMatchObject({ ok: true });
   });
