@@ -192,6 +192,39 @@ async function snapshot(f: OrdersFixture) {
   };
 }
 
+/**
+ * Stores the orders as webhook deliveries on both databases, applies them in one batch on
+ * `together` and one event per batch on `oneByOne`, and holds the two to the same results and
+ * the same state. Returns the batch's report.
+ */
+async function applyBoth(
+  together: OrdersFixture,
+  oneByOne: OrdersFixture,
+  orders: readonly CanonicalOrderInput[],
+  dedupeKey?: (order: CanonicalOrderInput, i: number) => string,
+) {
+  const deliveries = orders.map((order, i) => ({
+    shopId: SHOP.id,
+    source: 'webhook' as const,
+    ...(dedupeKey ? { dedupeKey: dedupeKey(order, i) } : {}),
+    payload: { order },
+  }));
+  await together.orders.receiveAll(deliveries);
+  await oneByOne.orders.receiveAll(deliveries);
+  const a = await together.orders.processBatch(100);
+  expect(a.claimed).toBe(orders.length);
+  expect(a.applied).toBe(orders.length);
+  const byOne = [];
+  for (;;) {
+    const r = await oneByOne.orders.processBatch(1);
+    if (r.claimed === 0) break;
+    byOne.push(...r.results);
+  }
+  expect(a.results).toEqual(byOne);
+  expect(await snapshot(together)).toEqual(await snapshot(oneByOne));
+  return a;
+}
+
 describe('applying a batch together', () => {
   let together: OrdersFixture;
   let oneByOne: OrdersFixture;
@@ -214,25 +247,7 @@ describe('applying a batch together', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(specArb, { minLength: 2, maxLength: 30 }), async (specs) => {
         const orders = ordersOf(specs, `B${++run}`, stored);
-        const deliveries = orders.map((order, i) => ({
-          shopId: SHOP.id,
-          source: 'webhook' as const,
-          dedupeKey: `${run}:${order.platformOrderId}@${i}`,
-          payload: { order },
-        }));
-        await together.orders.receiveAll(deliveries);
-        await oneByOne.orders.receiveAll(deliveries);
-        const a = await together.orders.processBatch(100);
-        expect(a.claimed).toBe(orders.length);
-        expect(a.applied).toBe(orders.length);
-        const byOne = [];
-        for (;;) {
-          const r = await oneByOne.orders.processBatch(1);
-          if (r.claimed === 0) break;
-          byOne.push(...r.results);
-        }
-        expect(a.results).toEqual(byOne);
-        expect(await snapshot(together)).toEqual(await snapshot(oneByOne));
+        const a = await applyBoth(together, oneByOne, orders, (o, i) => `${run}:${o.platformOrderId}@${i}`);
         stored.push(...orders);
         together_.created += a.together.created;
         together_.revised += a.together.revised;
@@ -496,23 +511,7 @@ describe('revisions of bundle orders, in a batch', () => {
   const batch = async (run: string, ...specs: Spec[]) => {
     const orders = ordersOf(specs, run, stored);
     stored.push(...orders);
-    const deliveries = orders.map((order) => ({
-      shopId: SHOP.id,
-      source: 'webhook' as const,
-      payload: { order },
-    }));
-    await together.orders.receiveAll(deliveries);
-    await oneByOne.orders.receiveAll(deliveries);
-    const a = await together.orders.processBatch(100);
-    const byOne = [];
-    for (;;) {
-      const r = await oneByOne.orders.processBatch(1);
-      if (r.claimed === 0) break;
-      byOne.push(...r.results);
-    }
-    expect(a.results).toEqual(byOne);
-    expect(await snapshot(together)).toEqual(await snapshot(oneByOne));
-    return { report: a, set: orders[0]! };
+    return { report: await applyBoth(together, oneByOne, orders), set: orders[0]! };
   };
 
   // With each SET order, a RARE one: one order alone is applied one by one either way.
