@@ -114,10 +114,24 @@ export function zipfWeight(rank: number, n: number, s: number): number {
   return 1 / (rank + 1) ** s / total;
 }
 
-const meanQuantity = MIX.quantities.reduce((s, [q, p]) => s + q * p, 0);
+/** A distribution of whole numbers: each value with its probability (they add up to 1). */
+type Distribution = readonly (readonly [value: number, probability: number])[];
+
+const mean = (d: Distribution) => d.reduce((s, [v, p]) => s + v * p, 0);
+
+/** A value of `d` drawn with `u` uniform in [0, 1); the first value when rounding leaves `u` past the last. */
+export function drawFrom(d: Distribution, u: number): number {
+  let x = u;
+  for (const [v, p] of d) {
+    if (x < p) return v;
+    x -= p;
+  }
+  return d[0]![0];
+}
+
+const meanQuantity = mean(MIX.quantities);
 /** Lines of a buyer order on average, with `singleLine` or {@link MIX}'s `lines`. */
-export const meanBuyerLines = (singleLine: boolean) =>
-  singleLine ? 1 : MIX.lines.reduce((s, [n, p]) => s + n * p, 0);
+const meanBuyerLines = (singleLine: boolean) => (singleLine ? 1 : mean(MIX.lines));
 
 /**
  * The catalog for a run of `profile` on `shops`. A buyer order's lines are distinct listings, so

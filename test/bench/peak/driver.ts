@@ -11,7 +11,15 @@
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { mulberry32 } from '../../../connectors/testing/sandbox-kit.js';
-import { BUNDLES, type CatalogPlan, MIX, SIMPLE_SKUS, TRACER_STOCK, zipfSampler } from './catalog.js';
+import {
+  BUNDLES,
+  type CatalogPlan,
+  drawFrom,
+  MIX,
+  SIMPLE_SKUS,
+  TRACER_STOCK,
+  zipfSampler,
+} from './catalog.js';
 import { cpuSeconds, memoryMb, runQueueSeconds } from './daemon-process.js';
 import {
   offeredBy,
@@ -161,23 +169,8 @@ export async function drive(
     const x = rng() * wsum;
     return cumulativeWeights.findIndex((c) => x < c);
   };
-  const pickLines = () => {
-    if (o.singleLine) return 1;
-    let x = rng();
-    for (const [n, pr] of MIX.lines) {
-      if (x < pr) return n;
-      x -= pr;
-    }
-    return 1;
-  };
-  const pickQuantity = () => {
-    let x = rng();
-    for (const [q, pr] of MIX.quantities) {
-      if (x < pr) return q;
-      x -= pr;
-    }
-    return 1;
-  };
+  const pickLines = () => (o.singleLine ? 1 : drawFrom(MIX.lines, rng()));
+  const pickQuantity = () => drawFrom(MIX.quantities, rng());
   const tracerIndex = Array.from({ length: plan.tracers.length }, (_, i) => SIMPLE_SKUS + BUNDLES + i);
   const scarce = new Set(plan.scarce);
 

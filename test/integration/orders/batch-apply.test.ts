@@ -192,14 +192,37 @@ async function snapshot(f: OrdersFixture) {
   };
 }
 
+interface FixturePair {
+  /** Applies each claimed batch together (its warnings recorded: a fallback says so). */
+  together: OrdersFixture;
+  /** Applies one event per batch. */
+  oneByOne: OrdersFixture;
+  warnings: string[];
+}
+
+/** Two databases set up alike, for the calling describe (opened before its tests, closed after). */
+function fixturePair(stock: Parameters<typeof setUp>[1]): FixturePair {
+  const { log, warnings } = recordingLogger();
+  const pair = { warnings } as FixturePair;
+  beforeAll(async () => {
+    pair.together = await ordersFixture(undefined, log);
+    pair.oneByOne = await ordersFixture();
+    for (const f of [pair.together, pair.oneByOne]) await setUp(f, stock);
+  });
+  afterAll(async () => {
+    await pair.together?.close();
+    await pair.oneByOne?.close();
+  });
+  return pair;
+}
+
 /**
  * Stores the orders as webhook deliveries on both databases, applies them in one batch on
  * `together` and one event per batch on `oneByOne`, and holds the two to the same results and
  * the same state. Returns the batch's report.
  */
 async function applyBoth(
-  together: OrdersFixture,
-  oneByOne: OrdersFixture,
+  { together, oneByOne }: FixturePair,
   orders: readonly CanonicalOrderInput[],
   dedupeKey?: (order: CanonicalOrderInput, i: number) => string,
 ) {
@@ -226,20 +249,10 @@ async function applyBoth(
 }
 
 describe('applying a batch together', () => {
-  let together: OrdersFixture;
-  let oneByOne: OrdersFixture;
-  const { log, warnings } = recordingLogger();
-  beforeAll(async () => {
-    together = await ordersFixture(undefined, log);
-    oneByOne = await ordersFixture();
-    for (const f of [together, oneByOne]) await setUp(f, { tea: 100_000, rare: 100_000, cup: 100_000 });
-  });
-  afterAll(async () => {
-    await together?.close();
-    await oneByOne?.close();
-  });
+  const pair = fixturePair({ tea: 100_000, rare: 100_000, cup: 100_000 });
 
   it('ends where applying each delivery on its own ends', async () => {
+    const { together, warnings } = pair;
     let run = 0;
     // Orders both databases hold, for later batches to revise; and what went together.
     const stored: CanonicalOrderInput[] = [];
@@ -247,7 +260,7 @@ describe('applying a batch together', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(specArb, { minLength: 2, maxLength: 30 }), async (specs) => {
         const orders = ordersOf(specs, `B${++run}`, stored);
-        const a = await applyBoth(together, oneByOne, orders, (o, i) => `${run}:${o.platformOrderId}@${i}`);
+        const a = await applyBoth(pair, orders, (o, i) => `${run}:${o.platformOrderId}@${i}`);
         stored.push(...orders);
         together_.created += a.together.created;
         together_.revised += a.together.revised;
@@ -484,19 +497,8 @@ describe('orders first seen shipped, in a batch', () => {
 });
 
 describe('revisions of bundle orders, in a batch', () => {
-  let together: OrdersFixture;
-  let oneByOne: OrdersFixture;
-  const { log, warnings } = recordingLogger();
-  beforeAll(async () => {
-    together = await ordersFixture(undefined, log);
-    oneByOne = await ordersFixture();
-    // A SET is 2 TEA and 1 CUP; TEA 2 in SH and 2 in BJ, CUP 1 (BJ): one SET to begin with.
-    for (const f of [together, oneByOne]) await setUp(f, { tea: 2, rare: 100, cup: 1 });
-  });
-  afterAll(async () => {
-    await together?.close();
-    await oneByOne?.close();
-  });
+  // A SET is 2 TEA and 1 CUP; TEA 2 in SH and 2 in BJ, CUP 1 (BJ): one SET to begin with.
+  const pair = fixturePair({ tea: 2, rare: 100, cup: 1 });
 
   const spec = (item: Item, quantity: number, status: Spec['status'], revises: number | null): Spec => ({
     lines: [{ item, quantity }],
@@ -511,13 +513,14 @@ describe('revisions of bundle orders, in a batch', () => {
   const batch = async (run: string, ...specs: Spec[]) => {
     const orders = ordersOf(specs, run, stored);
     stored.push(...orders);
-    return { report: await applyBoth(together, oneByOne, orders), set: orders[0]! };
+    return { report: await applyBoth(pair, orders), set: orders[0]! };
   };
 
   // With each SET order, a RARE one: one order alone is applied one by one either way.
   const rare = spec('rare', 1, 'paid', null);
 
   it('tops a short bundle line up and cancels it together, as one by one would', async () => {
+    const { together, oneByOne, warnings } = pair;
     const setKey = (o: CanonicalOrderInput) => lineKeyOf(SHOP.id, o.platformOrderId, 'L1');
 
     // Two SETs paid: one held (TEA from SH), one short.
@@ -566,6 +569,7 @@ describe('revisions of bundle orders, in a batch', () => {
   });
 
   it('takes orders first seen shipped with a bundle line together: consumes what there is, flags the rest', async () => {
+    const { together, warnings } = pair;
     // Stock now: 2 SETs (the cancelled order gave its units back). 3 shipped, then 1 more.
     const r = await batch('R4', spec('set', 3, 'shipped', null), spec('set', 1, 'shipped', null), rare);
     expect(r.report.together).toEqual({ created: 3, revised: 0 });
