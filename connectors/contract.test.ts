@@ -544,7 +544,7 @@ describe.each(connectors.map((c) => [c.descriptor.id, c] as const))(
       expect(await ids(true)).not.toContain(older);
     });
 
-    it('injected faults reach the connector as rate_limited or retry, never config_error; faults(null) ends them', async () => {
+    it('injected faults (a lost reply too) reach the connector as rate_limited or retry, never config_error; faults(null) ends them', async () => {
       const quick = entry.create(session.config, {
         ...deps(),
         http: axios.create({ timeout: 250 }),
@@ -578,6 +578,12 @@ describe.each(connectors.map((c) => [c.descriptor.id, c] as const))(
       expect(malformed).toBeInstanceOf(ConnectorError);
       expect((malformed as ConnectorError).action).not.toBe('config_error');
 
+      // Served, and the answer lost with the connection: to the client, like a timeout.
+      session.faults({ rateLost: 1 });
+      const lost = await firstPage();
+      expect(lost).toBeInstanceOf(ConnectorError);
+      expect(lost).toMatchObject({ action: 'retry', status: undefined });
+
       // Only the API is hit unless asked otherwise.
       session.faults({ rate500: 1 });
       const elsewhere = await axios.get(`${session.url}/not-the-api`, { validateStatus: () => true });
@@ -595,6 +601,7 @@ describe.each(connectors.map((c) => [c.descriptor.id, c] as const))(
         '500': counts['500'] + 2,
         timeout: counts.timeout + 1,
         malformed: counts.malformed + 1,
+        lost: counts.lost + 1,
       });
       expect(() => session.faults({ rate500: 2 })).toThrow(RangeError);
     });

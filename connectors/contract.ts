@@ -405,11 +405,23 @@ export interface ListingRef {
   locationId?: string;
 }
 
-/** One absolute stock level to set. */
+/** One stock level to set: absolute, or a change (`change`) where the platform supports it. */
 export interface StockUpdate {
   listing: ListingRef;
-  /** Quantity to set, integer >= 0. */
+  /**
+   * Quantity to set, integer >= 0. With `change`: what the core expects the platform to show
+   * once the change is applied (reported back as the result's `quantity`; not sent).
+   */
   quantity: number;
+  /**
+   * An incremental update (descriptor's `capabilities.incrementalStock`): add `delta` (may be
+   * negative) to whatever the platform holds, so units it sold meanwhile stay sold. `key` makes
+   * it idempotent: the same updates sent again with the same key are applied at most once, so a
+   * push of unknown outcome can be resent. The connector derives each request's idempotency id
+   * from the key and what the request carries: resending the same updates with the same key
+   * gives the same requests. Updates sharing a key never share a listing.
+   */
+  change?: { delta: number; key: string };
   /**
    * Compare-and-set: the quantity the core believes the platform holds now. The platform applies
    * the update only if it still holds this value (Shopify `changeFromQuantity` /
@@ -501,6 +513,13 @@ export interface Capabilities {
   readStock: boolean;
   /** Webhooks carry the full order (`kind: 'order'`) rather than only re-fetch hints. */
   fullOrderWebhooks: boolean;
+  /**
+   * `StockUpdate.change` is honoured: a change applied to the platform's quantity, idempotent by
+   * key (Douyin `incremental=true` with `idempotent_id`). A change the platform refuses while
+   * the listing itself is fine (it would take the quantity below 0, say) comes back
+   * `compare_mismatch`: the core then reads the quantity back and sets it absolutely.
+   */
+  incrementalStock: boolean;
 }
 
 /**
@@ -640,6 +659,12 @@ export interface FaultSpec {
   rateTimeout?: number;
   /** HTTP 200 with a truncated JSON body. Default 0. */
   rateMalformed?: number;
+  /**
+   * A lost reply: the request is served (a stock update applies, an order is read), then the
+   * connection is dropped before any answer. The client cannot tell it from a timeout; a
+   * client that simply sends the update again applies it twice. Default 0.
+   */
+  rateLost?: number;
   /** `Retry-After` of an injected 429, in seconds. Default 1. */
   retryAfterSeconds?: number;
   /** How long an injected timeout holds the request, in ms. Default 35000 (past a 30 s client timeout). */
@@ -652,7 +677,7 @@ export interface FaultSpec {
 }
 
 /** The kinds of injected fault, as counted by `SandboxSession.faultCounts`. */
-export type FaultKind = '429' | '500' | 'timeout' | 'malformed';
+export type FaultKind = '429' | '500' | 'timeout' | 'malformed' | 'lost';
 
 /**
  * A running sandbox seen through the platform-neutral operations the contract tests and the

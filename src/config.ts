@@ -204,6 +204,11 @@ const syncSchema = z.strictObject({
    * this long; if the orders never arrive it was a manual edit, reported as drift. Default 900000 ms.
    */
   heldBackGraceMs: intIn(1000, 86_400_000).default(900_000),
+  /**
+   * Platforms that take stock changes (Douyin): a listing changed without a read is read back
+   * (and set right where it differs) within this long. Default 10000 ms.
+   */
+  changeReadBackMs: intIn(1000, 3_600_000).default(10_000),
 });
 
 /** What Hono's bearer auth accepts as a token (RFC 6750 `b64token`); anything else could never match. */

@@ -2,6 +2,7 @@
  * The Douyin connector at its HTTP edge, against nock: Doudian's documented request form
  * (notes §5.1) and response shapes, net connect disabled, every scope asserted done.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import axios from 'axios';
 import nock from 'nock';
@@ -66,6 +67,8 @@ const fail = (code: number, sub_code: string, sub_msg = '') => ({
 });
 const body = (b: unknown) =>
   typeof b === 'string' ? (JSON.parse(b) as Record<string, unknown>) : (b as Record<string, unknown>);
+
+const outcome = (results: PushResult[]) => results.map((r) => (r.status === 'failed' ? r.action : r.status));
 
 async function collect(gen: AsyncGenerator<OrderPage>): Promise<OrderPage[]> {
   const pages: OrderPage[] = [];
@@ -353,8 +356,6 @@ describe('stock push', () => {
     bodies.push(typeof b === 'string' ? b : JSON.stringify(b));
     return true;
   };
-  const outcome = (results: PushResult[]) =>
-    results.map((r) => (r.status === 'failed' ? r.action : r.status));
 
   it("sets one product's SKUs in one sku.syncStockBatch call, a lone SKU with sku.syncStock", async () => {
     bodies.length = 0;
@@ -440,6 +441,235 @@ describe('stock push', () => {
       connector().pushStock([{ listing: { listingId: '3473196049974326307:1730000000000' }, quantity: 4 }]),
     ).rejects.toBeInstanceOf(RateLimitedError);
     expect(scope.isDone()).toBe(true);
+  });
+});
+
+describe('stock push: incremental changes', () => {
+  const P1 = '3473196049974326307';
+  const P2 = '3473196049974327307';
+  const bodies: Record<string, unknown>[] = [];
+  /** Parsed request bodies in call order; a big product_id loses digits in the parse, the same each time. */
+  const capture = (b: unknown) => {
+    bodies.push(body(b));
+    return true;
+  };
+  const anyStock = /^\/sku\/syncStock(Batch)?$/;
+  /** The documented derivation, written out independently of stock.ts. */
+  const idOf = (key: string, productId: string, ...skuIds: string[]) =>
+    createHash('sha256')
+      .update(JSON.stringify([key, productId, ...skuIds]))
+      .digest('hex')
+      .slice(0, 32);
+  const change = (listingId: string, quantity: number, delta: number, key = 'k1') => ({
+    listing: { listingId },
+    quantity,
+    change: { delta, key },
+  });
+  const ids = () => bodies.map((b) => b.idempotent_id);
+
+  it('sends incremental=true, a derived idempotent_id and the delta as stock_num (batch and single)', async () => {
+    bodies.length = 0;
+    const scope = nock(GW)
+      .post('/sku/syncStockBatch', capture)
+      .query((q) => q.method === 'sku.syncStockBatch')
+      .reply(200, ok({}))
+      .post('/sku/syncStock', capture)
+      .query((q) => q.method === 'sku.syncStock')
+      .reply(200, ok({}));
+    const results = await connector().pushStock([
+      change(`${P1}:1730000000000`, 3, -2),
+      change(`${P2}:21`, 0, -1),
+      change(`${P1}:10`, 9, 5),
+      change(`${P1}:9`, 1, 0),
+    ]);
+    expect(scope.isDone()).toBe(true);
+    expect(results).toEqual([
+      { listing: { listingId: `${P1}:1730000000000` }, status: 'ok', quantity: 3 },
+      { listing: { listingId: `${P2}:21` }, status: 'ok', quantity: 0 },
+      { listing: { listingId: `${P1}:10` }, status: 'ok', quantity: 9 },
+      { listing: { listingId: `${P1}:9` }, status: 'ok', quantity: 1 },
+    ]);
+    // Vectors from the shell: python3 -c "import hashlib,json; print(hashlib.sha256(json.dumps(
+    //   ['k1','3473196049974326307','9','10','1730000000000'],separators=(',',':')).encode()).hexdigest()[:32])"
+    //   and the same over ['k1','3473196049974327307','21'].
+    expect(bodies[0]).toMatchObject({
+      incremental: true,
+      idempotent_id: '2511669485291e3f9b66b067aeab9356',
+      // Sorted by SKU id (numerically), whatever the input order; stock_num is each delta.
+      sku_sync_list: [
+        { sku_id: 9, stock_num: 0 },
+        { sku_id: 10, stock_num: 5 },
+        { sku_id: 1730000000000, stock_num: -2 },
+      ],
+    });
+    expect(bodies[1]).toEqual({
+      product_id: Number(P2),
+      sku_id: 21,
+      stock_num: -1,
+      incremental: true,
+      idempotent_id: '590be7bace37673cf9e571ba99b6239e',
+    });
+  });
+
+  it('the same updates in another order with the same key make the same requests; a new key, new ids', async () => {
+    bodies.length = 0;
+    const scope = nock(GW).post(anyStock, capture).query(true).times(6).reply(200, ok({}));
+    const updates = (key: string) => [
+      change(`${P1}:11`, 5, 1, key),
+      change(`${P1}:12`, 5, -1, key),
+      change(`${P2}:21`, 5, 2, key),
+      change(`${P1}:13`, 5, 3, key),
+    ];
+    const sorted = (from: number) =>
+      bodies
+        .slice(from, from + 2)
+        .map((b) => JSON.stringify(b))
+        .sort();
+    const c = connector();
+    await c.pushStock(updates('k1'));
+    await c.pushStock(updates('k1').reverse());
+    await c.pushStock(updates('k2'));
+    expect(scope.isDone()).toBe(true);
+    expect(sorted(2)).toEqual(sorted(0));
+    expect(new Set(ids().slice(0, 2))).toEqual(
+      new Set([idOf('k1', P1, '11', '12', '13'), idOf('k1', P2, '21')]),
+    );
+    expect(new Set(ids().slice(4))).toEqual(
+      new Set([idOf('k2', P1, '11', '12', '13'), idOf('k2', P2, '21')]),
+    );
+    expect(ids().slice(4)).not.toContain(ids()[0]);
+    expect(ids().slice(4)).not.toContain(ids()[1]);
+  });
+
+  it('a refused change batch is not re-sent SKU by SKU: every change of it is refused', async () => {
+    bodies.length = 0;
+    const belowZero = fail(40001, 'isv.parameter-invalid:stock_num', 'stock would drop below 0');
+    const scope = nock(GW)
+      .post('/sku/syncStockBatch', capture)
+      .query(true)
+      .reply(200, belowZero)
+      .post('/sku/syncStockBatch', capture)
+      .query(true)
+      .reply(200, ok({}));
+    const results = await connector().pushStock([
+      change(`${P1}:13`, 4, -1),
+      change(`${P1}:12`, 2, -5),
+      change(`${P2}:21`, 9, 2),
+      change(`${P2}:22`, 8, 3),
+    ]);
+    // One request per product; none SKU by SKU (a resend of the set would then apply some twice).
+    expect(scope.isDone()).toBe(true);
+    expect(ids()).toEqual([idOf('k1', P1, '12', '13'), idOf('k1', P2, '21', '22')]);
+    // The platform held less than 2 - (-5) = 7 or 4 - (-1) = 5: the core reads both back.
+    expect(results.slice(0, 2)).toEqual([
+      expect.objectContaining({ status: 'compare_mismatch', expected: 5 }),
+      expect.objectContaining({ status: 'compare_mismatch', expected: 7 }),
+    ]);
+    expect((results[1] as { message: string }).message).toContain('isv.parameter-invalid:stock_num');
+    expect(results.slice(2)).toEqual([
+      { listing: { listingId: `${P2}:21` }, status: 'ok', quantity: 9 },
+      { listing: { listingId: `${P2}:22` }, status: 'ok', quantity: 8 },
+    ]);
+  });
+
+  it('a lone change to a SKU Doudian does not know, or refused over access, is not a refused change', async () => {
+    const scope = nock(GW)
+      .post('/sku/syncStock')
+      .query(true)
+      .reply(200, fail(50002, 'isv.business-failed:sku-not-exist'))
+      .post('/sku/syncStock')
+      .query(true)
+      .reply(200, fail(40003, 'isv.permission-denied'));
+    const results = await connector().pushStock([change(`${P1}:11`, 0, -3), change(`${P2}:21`, 5, 1)]);
+    expect(scope.isDone()).toBe(true);
+    expect(results).toEqual([
+      expect.objectContaining({
+        status: 'failed',
+        action: 'config_error',
+        code: '50002|isv.business-failed:sku-not-exist',
+      }),
+      expect.objectContaining({
+        status: 'failed',
+        action: 'config_error',
+        code: '40003|isv.permission-denied',
+      }),
+    ]);
+  });
+
+  it('a lone change refused below 0 is a compare_mismatch, even as the first request', async () => {
+    const scope = nock(GW)
+      .post('/sku/syncStock')
+      .query(true)
+      .reply(200, fail(40001, 'isv.parameter-invalid:stock_num'));
+    const results = await connector().pushStock([change(`${P1}:11`, 0, -3)]);
+    expect(scope.isDone()).toBe(true);
+    expect(results).toEqual([
+      {
+        listing: { listingId: `${P1}:11` },
+        status: 'compare_mismatch',
+        expected: 3,
+        message: expect.stringContaining('40001|isv.parameter-invalid:stock_num'),
+      },
+    ]);
+  });
+
+  it('an absolute and a change update of one product go in two requests', async () => {
+    bodies.length = 0;
+    const scope = nock(GW)
+      .post('/sku/syncStockBatch', capture)
+      .query(true)
+      .reply(200, ok({}))
+      .post('/sku/syncStock', capture)
+      .query(true)
+      .reply(200, ok({}));
+    const results = await connector().pushStock([
+      { listing: { listingId: `${P1}:11` }, quantity: 4 },
+      change(`${P1}:12`, 2, -1),
+      { listing: { listingId: `${P1}:13` }, quantity: 6 },
+    ]);
+    expect(scope.isDone()).toBe(true);
+    expect(outcome(results)).toEqual(['ok', 'ok', 'ok']);
+    expect(bodies[0]).toMatchObject({
+      incremental: false,
+      sku_sync_list: [
+        { sku_id: 11, stock_num: 4 },
+        { sku_id: 13, stock_num: 6 },
+      ],
+    });
+    expect(bodies[0]).not.toHaveProperty('idempotent_id');
+    expect(bodies[1]).toMatchObject({
+      sku_id: 12,
+      stock_num: -1,
+      incremental: true,
+      idempotent_id: idOf('k1', P1, '12'),
+    });
+  });
+
+  it('a bad delta, key or quantity, or a listing repeated under one key, fails alone without a call', async () => {
+    bodies.length = 0;
+    const scope = nock(GW).post('/sku/syncStock', capture).query(true).reply(200, ok({}));
+    const results = await connector().pushStock([
+      change(`${P1}:11`, 3, 1.5),
+      change(`${P1}:12`, 3, Number.NaN),
+      change(`${P1}:13`, 3, 2 ** 53),
+      change(`${P1}:14`, 3, 1, ''),
+      change(`${P1}:15`, -1, 1),
+      change(`${P1}:16`, 3, -2),
+      change(`${P1}:16`, 3, -2),
+    ]);
+    expect(scope.isDone()).toBe(true);
+    expect(bodies).toHaveLength(1);
+    expect(bodies[0]).toMatchObject({ sku_id: 16, stock_num: -2 });
+    expect(outcome(results)).toEqual([...Array(5).fill('config_error'), 'ok', 'config_error']);
+    expect(results.map((r) => (r.status === 'failed' ? r.message : ''))).toEqual([
+      'change.delta must be a safe integer, got 1.5',
+      'change.delta must be a safe integer, got NaN',
+      'change.delta must be a safe integer, got 9007199254740992',
+      'change.key must be a non-empty string, got ""',
+      'quantity must be a whole number >= 0, got -1',
+      '',
+      'listing given twice under change key k1',
+    ]);
   });
 });
 

@@ -18,7 +18,7 @@ export const douyinDescriptor: ConnectorDescriptor<typeof douyinConfigSchema> = 
     replyWithinMs: 3000,
   },
   limits: DOUYIN_LIMITS,
-  capabilities: { compareAndSet: false, readStock: true, fullOrderWebhooks: false },
+  capabilities: { compareAndSet: false, readStock: true, fullOrderWebhooks: false, incrementalStock: true },
 };
 
 export const douyin = defineConnector({

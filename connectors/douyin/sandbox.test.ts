@@ -193,6 +193,83 @@ describe('douyin connector against the sandbox', () => {
     expect([a, b].map((l) => s.quantity(l!.listingId))).toEqual([8, 9]);
   });
 
+  it('pushes a change once per key: the same updates resent with the same key change the stock once', async () => {
+    const mc = manualClock();
+    const s = await sandbox({ now: mc.nowMs });
+    const c = connect(s, mc.clock);
+    const [a, b, , d] = s.listings();
+    expect(a!.listingId.split(':')[0]).toBe(b!.listingId.split(':')[0]);
+    expect(d!.listingId.split(':')[0]).not.toBe(a!.listingId.split(':')[0]);
+    const have = () => [a, b, d].map((l) => s.quantity(l!.listingId));
+    const [qa, qb, qd] = have();
+    const updates = (key: string, times: number) => [
+      { listing: { listingId: a!.listingId }, quantity: qa! - 2 * times, change: { delta: -2, key } },
+      { listing: { listingId: b!.listingId }, quantity: qb! + 3 * times, change: { delta: 3, key } },
+      { listing: { listingId: d!.listingId }, quantity: qd! + times, change: { delta: 1, key } },
+    ];
+    const first = await c.pushStock(updates('k1', 1));
+    expect(first.map((r) => r.status)).toEqual(['ok', 'ok', 'ok']);
+    expect(have()).toEqual([qa! - 2, qb! + 3, qd! + 1]);
+    // Resent (a push of unknown outcome): the sandbox answers OK and applies nothing again.
+    const again = await c.pushStock(updates('k1', 1));
+    expect(again).toEqual(first);
+    expect(have()).toEqual([qa! - 2, qb! + 3, qd! + 1]);
+    expect(s.calls.map((x) => [x.method, x.code])).toEqual([
+      ['sku.syncStockBatch', undefined],
+      ['sku.syncStock', undefined],
+      ['sku.syncStockBatch', undefined],
+      ['sku.syncStock', undefined],
+    ]);
+    expect(s.calls[2]!.params.idempotent_id).toBe(s.calls[0]!.params.idempotent_id);
+    // A new key is a new change.
+    await expect(c.pushStock(updates('k2', 2))).resolves.toMatchObject([
+      { status: 'ok', quantity: qa! - 4 },
+      { status: 'ok', quantity: qb! + 6 },
+      { status: 'ok', quantity: qd! + 2 },
+    ]);
+    expect(have()).toEqual([qa! - 4, qb! + 6, qd! + 2]);
+  });
+
+  it('a change that would go below 0 comes back compare_mismatch, with its batch, and nothing applies', async () => {
+    const mc = manualClock();
+    const s = await sandbox({ now: mc.nowMs });
+    const c = connect(s, mc.clock);
+    const [a, b] = s.listings();
+    // Sold on the platform meanwhile: the core believes 5, the platform holds 1.
+    s.setQuantity(a!.listingId, 1);
+    const qb = s.quantity(b!.listingId)!;
+    const results = await c.pushStock([
+      { listing: { listingId: a!.listingId }, quantity: 2, change: { delta: -3, key: 'k1' } },
+      { listing: { listingId: b!.listingId }, quantity: qb + 1, change: { delta: 1, key: 'k1' } },
+    ]);
+    // The batch is refused as a whole and not re-sent SKU by SKU: both changes come back
+    // refused (the core reads them back and sets them absolutely); neither applied.
+    expect(results).toEqual([
+      {
+        listing: { listingId: a!.listingId },
+        status: 'compare_mismatch',
+        expected: 5,
+        message: expect.stringContaining('isv.parameter-invalid:stock_num'),
+      },
+      expect.objectContaining({
+        listing: { listingId: b!.listingId },
+        status: 'compare_mismatch',
+        expected: qb,
+      }),
+    ]);
+    expect(s.calls.map((x) => [x.method, x.subCode])).toEqual([
+      ['sku.syncStockBatch', 'isv.parameter-invalid:stock_num'],
+    ]);
+    expect(s.quantity(a!.listingId)).toBe(1);
+    expect(s.quantity(b!.listingId)).toBe(qb);
+    // Alone, a change below 0 is refused the same way.
+    const [alone] = await c.pushStock([
+      { listing: { listingId: a!.listingId }, quantity: 0, change: { delta: -2, key: 'k2' } },
+    ]);
+    expect(alone).toMatchObject({ status: 'compare_mismatch', expected: 2 });
+    expect(s.quantity(a!.listingId)).toBe(1);
+  });
+
   it('reads back pushed stock with sku.list, and a sale taken on the platform', async () => {
     const mc = manualClock();
     const s = await sandbox({ now: mc.nowMs });

@@ -20,7 +20,7 @@ export const jdDescriptor: ConnectorDescriptor<typeof jdConfigSchema> = {
     replyWithinMs: 5000,
   },
   limits: JD_LIMITS,
-  capabilities: { compareAndSet: false, readStock: true, fullOrderWebhooks: false },
+  capabilities: { compareAndSet: false, readStock: true, fullOrderWebhooks: false, incrementalStock: false },
 };
 
 export const jd = defineConnector({

@@ -19,7 +19,7 @@ export const pinduoduoDescriptor: ConnectorDescriptor<typeof pinduoduoConfigSche
     replyWithinMs: 5000,
   },
   limits: PINDUODUO_LIMITS,
-  capabilities: { compareAndSet: false, readStock: true, fullOrderWebhooks: false },
+  capabilities: { compareAndSet: false, readStock: true, fullOrderWebhooks: false, incrementalStock: false },
 };
 
 export const pinduoduo = defineConnector({

@@ -22,7 +22,7 @@ export const shopifyDescriptor: ConnectorDescriptor<typeof shopifyConfigSchema> 
     replyWithinMs: 5000,
   },
   limits: limitsFor('standard'),
-  capabilities: { compareAndSet: true, readStock: true, fullOrderWebhooks: true },
+  capabilities: { compareAndSet: true, readStock: true, fullOrderWebhooks: true, incrementalStock: false },
 };
 
 export const shopify = defineConnector({

@@ -20,7 +20,7 @@ export const taobaoDescriptor: ConnectorDescriptor<typeof taobaoConfigSchema> = 
     replyWithinMs: 5000,
   },
   limits: TAOBAO_LIMITS,
-  capabilities: { compareAndSet: false, readStock: true, fullOrderWebhooks: false },
+  capabilities: { compareAndSet: false, readStock: true, fullOrderWebhooks: false, incrementalStock: false },
 };
 
 export const taobao = defineConnector({

@@ -22,10 +22,14 @@ afterEach(async () => {
   for (const s of servers.splice(0)) await closeSandbox(s, new Set());
 });
 
+/** Requests the handler below served (a fault answered in its place does not count). */
+let served = 0;
+
 /** A sandbox-like server answering `{"ok":true}` on `/api/*` and 404 elsewhere. */
 async function serve(faults: FaultInjector): Promise<string> {
   const server = createSandboxServer(
     (req, res) => {
+      served++;
       const api = (req.url ?? '').startsWith('/api/');
       res.writeHead(api ? 200 : 404, { 'content-type': 'application/json' }).end(api ? '{"ok":true}' : '{}');
     },
@@ -106,7 +110,7 @@ describe('FaultInjector', () => {
     expect(await call(`${url}/elsewhere`)).toMatchObject({ status: 500 });
     faults.set(null);
     expect(await call(`${url}/api/x`)).toMatchObject({ status: 200, body: '{"ok":true}' });
-    expect(faults.faultCounts()).toEqual({ '429': 1, '500': 2, timeout: 0, malformed: 1 });
+    expect(faults.faultCounts()).toEqual({ '429': 1, '500': 2, timeout: 0, malformed: 1, lost: 0 });
   });
 
   it('holds a timed-out request for timeoutMs, then drops the connection', async () => {
@@ -114,6 +118,20 @@ describe('FaultInjector', () => {
     const url = await serve(faults);
     faults.set({ rateTimeout: 1, timeoutMs: 50 });
     expect(await call(`${url}/api/x`)).toEqual({ error: 'ECONNRESET' });
+  });
+
+  it('serves a request whose reply it loses: the handler runs, the client sees the connection drop', async () => {
+    const faults = new FaultInjector(1, shapes);
+    const url = await serve(faults);
+    const before = served;
+    faults.set({ rateLost: 1 });
+    expect(await call(`${url}/api/x`)).toEqual({ error: 'ECONNRESET' });
+    expect(served - before).toBe(1);
+    expect(faults.faultCounts()).toMatchObject({ lost: 1, timeout: 0 });
+    // A fault answered in the handler's place is not served.
+    faults.set({ rate500: 1 });
+    expect(await call(`${url}/api/x`)).toMatchObject({ status: 500 });
+    expect(served - before).toBe(1);
   });
 
   it('releases a held request (default 35 s) when the sandbox stops', async () => {

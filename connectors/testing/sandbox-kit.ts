@@ -216,7 +216,7 @@ export interface FaultShapes {
   serverError?(): FaultBody;
 }
 
-const FAULT_KINDS: readonly FaultKind[] = ['429', '500', 'timeout', 'malformed'];
+const FAULT_KINDS: readonly FaultKind[] = ['429', '500', 'timeout', 'malformed', 'lost'];
 
 /** Default hold of an injected timeout: 35 s, past the core's 30 s client timeout. */
 export const DEFAULT_FAULT_TIMEOUT_MS = 35_000;
@@ -233,7 +233,13 @@ export class FaultInjector {
   private spec: Required<Omit<FaultSpec, 'only'>> & { only: 'api' | 'all' } = inactive();
   private active = false;
   private readonly rng: () => number;
-  private readonly counts: Record<FaultKind, number> = { '429': 0, '500': 0, timeout: 0, malformed: 0 };
+  private readonly counts: Record<FaultKind, number> = {
+    '429': 0,
+    '500': 0,
+    timeout: 0,
+    malformed: 0,
+    lost: 0,
+  };
   private readonly held = new Map<http.ServerResponse, NodeJS.Timeout>();
 
   constructor(
@@ -269,12 +275,13 @@ export class FaultInjector {
       rate500: rate('rate500', spec.rate500),
       rateTimeout: rate('rateTimeout', spec.rateTimeout),
       rateMalformed: rate('rateMalformed', spec.rateMalformed),
+      rateLost: rate('rateLost', spec.rateLost),
       retryAfterSeconds: duration('retryAfterSeconds', spec.retryAfterSeconds, 1),
       timeoutMs: duration('timeoutMs', spec.timeoutMs, DEFAULT_FAULT_TIMEOUT_MS),
       only: spec.only ?? 'api',
     };
     const s = this.spec;
-    this.active = s.rate429 + s.rate500 + s.rateTimeout + s.rateMalformed > 0;
+    this.active = s.rate429 + s.rate500 + s.rateTimeout + s.rateMalformed + s.rateLost > 0;
   }
 
   /** Faults injected so far, per kind. */
@@ -282,7 +289,10 @@ export class FaultInjector {
     return { ...this.counts };
   }
 
-  /** Answers `req` with a fault when one is drawn; true when it did (the handler must not run). */
+  /**
+   * Answers `req` with a fault when one is drawn; true when it did (the handler must not run). A
+   * lost reply returns false: the handler serves the request and its answer goes nowhere.
+   */
   intercept(req: http.IncomingMessage, res: http.ServerResponse): boolean {
     if (!this.active) return false;
     if (this.spec.only === 'api' && !this.shapes.isApi(req)) return false;
@@ -309,6 +319,13 @@ export class FaultInjector {
       case 'timeout':
         this.hold(req, res);
         break;
+      case 'lost':
+        // Served as usual; whatever it answers is dropped with the connection.
+        res.end = (() => {
+          res.socket?.destroy();
+          return res;
+        }) as typeof res.end;
+        return false;
     }
     return true;
   }
@@ -325,7 +342,7 @@ export class FaultInjector {
   private draw(): FaultKind | undefined {
     const r = this.rng();
     const s = this.spec;
-    const rates = [s.rate429, s.rate500, s.rateTimeout, s.rateMalformed];
+    const rates = [s.rate429, s.rate500, s.rateTimeout, s.rateMalformed, s.rateLost];
     let edge = 0;
     for (const [i, kind] of FAULT_KINDS.entries()) {
       edge += rates[i]!;
@@ -374,6 +391,7 @@ function inactive(): Required<Omit<FaultSpec, 'only'>> & { only: 'api' | 'all' }
     rate500: 0,
     rateTimeout: 0,
     rateMalformed: 0,
+    rateLost: 0,
     retryAfterSeconds: 1,
     timeoutMs: DEFAULT_FAULT_TIMEOUT_MS,
     only: 'api',

@@ -21,7 +21,7 @@ export const woocommerceDescriptor: ConnectorDescriptor<typeof woocommerceConfig
     replyWithinMs: 5000,
   },
   limits: WOO_LIMITS,
-  capabilities: { compareAndSet: false, readStock: true, fullOrderWebhooks: true },
+  capabilities: { compareAndSet: false, readStock: true, fullOrderWebhooks: true, incrementalStock: false },
 };
 
 export const woocommerce = defineConnector({

@@ -59,20 +59,27 @@ export function syncRouter(deps: {
   r.get('/push', async (c) => {
     const q = parseInput(pushQuery, c.req.query(), 'push query');
     if (q.shopId !== undefined) shopOf(q.shopId);
-    const status = q.status === 'suspended' ? 'failed' : q.status;
+    const status = q.status;
     const limit = q.limit ?? 100;
+    // Pending with no unpushed change is in sync, due for a read-back only (push-changes.ts).
     const rows = await deps.inventory.transaction((tx) =>
       tx.query<Record<string, unknown>>(sql`
+        WITH p AS (
+          SELECT p.*, CASE WHEN p.status = 'failed' THEN 'suspended'
+                           WHEN p.status = 'pending' AND p.pending_since IS NULL THEN 'synced'
+                           ELSE p.status::text END AS shown
+          FROM stock_push p
+        )
         SELECT l.id AS "listingId", l.shop_id AS "shopId", l.platform_item_id AS "platformItemId",
                NULLIF(l.platform_sku_id, '') AS "platformSkuId", s.code AS sku, l.stock_ref AS "stockRef",
-               CASE WHEN p.status = 'failed' THEN 'suspended' ELSE p.status::text END AS status,
+               p.shown AS status,
                p.desired, p.pushed, p.pushed_at AS "pushedAt", p.buffer, p.held_back AS "heldBack",
                p.platform_qty AS "platformQuantity", p.read_at AS "readAt", p.drift, p.drift_at AS "driftAt",
                p.attempts, p.last_error AS "lastError", p.latency_ms AS "latencyMs",
                p.next_attempt_at AS "nextAttemptAt"
-        FROM stock_push p JOIN listing l ON l.id = p.listing_id JOIN sku s ON s.id = l.sku_id
+        FROM p JOIN listing l ON l.id = p.listing_id JOIN sku s ON s.id = l.sku_id
         WHERE (${q.shopId ?? null}::text IS NULL OR l.shop_id = ${q.shopId ?? null})
-          AND (${status ?? null}::text IS NULL OR p.status::text = ${status ?? null})
+          AND (${status ?? null}::text IS NULL OR p.shown = ${status ?? null})
           AND (${q.drifted ?? null}::text IS NULL OR (p.drift IS NOT NULL) = (${q.drifted ?? null} = 'true'))
           AND l.id > ${q.after ?? 0}
         ORDER BY l.id LIMIT ${limit + 1}`),

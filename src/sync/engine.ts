@@ -201,6 +201,7 @@ export class SyncEngine {
     if (!this.leases.holds(shopId) || gate.waitMs() > 0) return false;
     const r = await pushShop(this.inv, sc, gate, {
       maxAttempts: this.sync.pushMaxAttempts,
+      changeReadBackMs: this.sync.changeReadBackMs,
       holds: () => this.leases.holds(shopId),
     });
     if (r.pause) {

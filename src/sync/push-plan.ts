@@ -207,13 +207,18 @@ async function storeDesired(tx: Tx, planned: readonly Planned[], changedAt: Date
       desired = EXCLUDED.desired,
       buffer = EXCLUDED.buffer,
       desired_at = CASE WHEN p.desired <> EXCLUDED.desired THEN now() ELSE p.desired_at END,
-      status = CASE WHEN p.pushed = EXCLUDED.desired AND p.attempt_qty IS NULL
+      -- Pending with no unpushed change: due for a read-back only (push-changes.ts), and still so.
+      status = CASE WHEN p.status = 'pending' AND p.pending_since IS NULL AND p.desired = EXCLUDED.desired
+                      THEN 'pending'::"PushStatus"
+                    WHEN p.pushed = EXCLUDED.desired AND p.attempt_qty IS NULL
                      AND (CASE WHEN p.listing_id = ANY(${exact}::int[]) THEN p.own_since_push + p.held_back - p.given_back = 0
                           ELSE p.own_since_push + p.held_back - p.given_back >= 0 END)
                       THEN 'synced'::"PushStatus"
                     WHEN p.desired = EXCLUDED.desired AND p.status = 'failed' THEN 'failed'::"PushStatus"
                     ELSE 'pending'::"PushStatus" END,
-      pending_since = CASE WHEN p.pushed = EXCLUDED.desired AND p.attempt_qty IS NULL
+      pending_since = CASE WHEN p.status = 'pending' AND p.pending_since IS NULL AND p.desired = EXCLUDED.desired
+                             THEN NULL
+                           WHEN p.pushed = EXCLUDED.desired AND p.attempt_qty IS NULL
                             AND (CASE WHEN p.listing_id = ANY(${exact}::int[]) THEN p.own_since_push + p.held_back - p.given_back = 0
                           ELSE p.own_since_push + p.held_back - p.given_back >= 0 END)
                              THEN NULL

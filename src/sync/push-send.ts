@@ -4,6 +4,8 @@ import type { Inventory } from '../inventory/index.js';
 import type { Tx } from '../inventory/tx.js';
 import { foldOwnSales } from './own-sales.js';
 import { claimSize, pushRequests, refOf, requestsPerRound, stockBatches } from './push-batches.js';
+import { pushChanges } from './push-changes.js';
+import { batching, type Claimed, recordFailure, waited } from './push-rows.js';
 import type { ShopConnector } from './shop-connectors.js';
 import { GATE_PRIORITY, type ShopGate } from './shop-gate.js';
 
@@ -53,19 +55,11 @@ export interface PushOptions {
   requests?: number;
   /** False once this replica no longer holds the shop: the rest of the claim is given back. */
   holds?: () => boolean;
-}
-
-interface Claimed {
-  listing_id: number;
-  desired: number;
-  pushed: number | null;
-  own_since_push: number;
-  attempt_qty: number | null;
-  attempt_own: number | null;
-  pending_since: Date | string | null;
-  stock_ref: string;
-  stock_location: string | null;
-  attempts: number;
+  /**
+   * Where pushes are changes (`incrementalStock`): a listing changed without a read is read back
+   * within this long (see push-changes.ts). Default 10000 ms.
+   */
+  changeReadBackMs?: number;
 }
 
 /** How long a claimed row stays hidden from other pushers (a crashed pusher's rows come back). */
@@ -153,8 +147,10 @@ async function claim(inv: Inventory, shopId: string, limit: number): Promise<Cla
         LIMIT ${limit} FOR UPDATE OF p2 SKIP LOCKED
       ) c, listing l
       WHERE p.listing_id = c.listing_id AND l.id = p.listing_id
-      RETURNING p.listing_id, p.desired, p.pushed, p.own_since_push, p.attempt_qty, p.attempt_own,
-                p.pending_since, l.stock_ref, l.stock_location, p.attempts`);
+      RETURNING p.listing_id, p.desired, p.pushed, p.pushed_at, p.own_since_push, p.held_back,
+                p.given_back, p.attempt_qty, p.attempt_own, p.attempt_key, p.attempt_delta,
+                p.pending_since, l.stock_ref, l.stock_location, p.attempts, p.drift, p.drift_at,
+                p.read_back_at`);
     if (rows.length === 0) return rows;
     // The sales imported so far, counted in the rows now ours (locked by the claim above).
     const own = await foldOwnSales(
@@ -164,12 +160,6 @@ async function claim(inv: Inventory, shopId: string, limit: number): Promise<Cla
     );
     return rows.map((r) => (own.has(r.listing_id) ? { ...r, own_since_push: own.get(r.listing_id)! } : r));
   });
-}
-
-/** What the batching needs of a shop: its limits (with its `rateLimit`) and the connector's key. */
-function batching(sc: ShopConnector) {
-  const key = sc.connector.stockBatchKey?.bind(sc.connector);
-  return { limits: sc.limits, ...(key ? { stockBatchKey: key } : {}) };
 }
 
 /** Gives claimed rows back untouched, due again after `waitMs`. */
@@ -197,12 +187,15 @@ async function pushBatch(
   inv: Inventory,
   sc: ShopConnector,
   gate: ShopGate,
-  rows: readonly Claimed[],
-  caps: { compareAndSet: boolean; readStock: boolean },
+  claimed: readonly Claimed[],
+  caps: { compareAndSet: boolean; readStock: boolean; incrementalStock: boolean },
   options: PushOptions,
   report: PushReport,
 ): Promise<void> {
   const connector = sc.connector;
+  // Where the platform takes changes, most rows go as changes; the rest come back for this path.
+  const rows = caps.incrementalStock ? await pushChanges(inv, sc, gate, claimed, options, report) : claimed;
+  if (rows.length === 0) return;
   let plans: Plan[];
   const uncertain = rows.some((r) => r.attempt_qty !== null);
   if (
@@ -326,7 +319,7 @@ async function send(
   // before its result is booked, the next push recognises it by the quantity.
   if (due.length > 0)
     await inv.statement(sql`
-      UPDATE stock_push p SET attempt_qty = t.qty, attempt_own = t.own
+      UPDATE stock_push p SET attempt_qty = t.qty, attempt_own = t.own, attempt_key = NULL, attempt_delta = NULL
       FROM unnest(${due.map((x) => x.row.listing_id)}::int[], ${due.map((x) => x.quantity)}::int[],
                   ${due.map((x) => x.row.own_since_push)}::int[]) AS t(id, qty, own)
       WHERE p.listing_id = t.id`);
@@ -373,6 +366,7 @@ async function recordSuccesses(tx: Tx, done: readonly { plan: Plan; quantity: nu
       held_back = t.held, given_back = t.given,
       attempt_qty = NULL, attempt_own = NULL, claimed_until = NULL,
       held_back_at = CASE WHEN t.held + t.given > 0 THEN COALESCE(p.held_back_at, now()) END,
+      read_back_at = CASE WHEN t.read THEN now() ELSE p.read_back_at END,
       latency_ms = COALESCE(t.latency, p.latency_ms),
       status = CASE WHEN p.desired = t.desired OR p.desired = t.qty THEN 'synced'::"PushStatus"
                     ELSE 'pending'::"PushStatus" END,
@@ -381,34 +375,8 @@ async function recordSuccesses(tx: Tx, done: readonly { plan: Plan; quantity: nu
     FROM unnest(${col((d) => d.plan.row.listing_id)}::int[], ${col((d) => d.quantity)}::int[],
                 ${col((d) => d.plan.row.own_since_push)}::int[], ${col((d) => d.plan.heldBack)}::int[],
                 ${col((d) => d.plan.givenBack ?? 0)}::int[],
-                ${col((d) => (d.plan.row.pending_since ? now - new Date(d.plan.row.pending_since).getTime() : null))}::int[],
-                ${col((d) => d.plan.row.desired)}::int[])
-      AS t(id, qty, own, held, given, latency, desired)
+                ${col((d) => waited(d.plan.row, now))}::int[],
+                ${col((d) => d.plan.row.desired)}::int[], ${col((d) => d.plan.shows !== undefined)}::boolean[])
+      AS t(id, qty, own, held, given, latency, desired, read)
     WHERE p.listing_id = t.id`);
-}
-
-/**
- * Pending again after a jittered backoff (or the platform's wait), or suspended (`failed`) when
- * final or after `maxAttempts`; a suspended listing is retried when its quantity changes.
- * `free`: a throttle, not the listing's fault, so it does not count as an attempt.
- */
-async function recordFailure(
-  tx: Tx,
-  r: Claimed,
-  error: string,
-  o: { waitMs?: number; final?: boolean; free?: boolean; maxAttempts: number },
-): Promise<void> {
-  const attempts = o.free ? r.attempts : r.attempts + 1;
-  const suspend = o.final || attempts >= o.maxAttempts;
-  const backoff =
-    o.waitMs ?? Math.min(600_000, 1000 * 2 ** Math.min(attempts, 10)) * (0.5 + Math.random() / 2);
-  await tx.execute(sql`
-    UPDATE stock_push SET last_error = ${(suspend && !o.final ? `suspended after ${attempts} attempts: ` : '') + error.slice(0, 2000)},
-      attempts = ${attempts}, claimed_until = NULL,
-      status = ${suspend ? 'failed' : 'pending'}::"PushStatus",
-      next_attempt_at = now() + ${Math.round(backoff)} * interval '1 millisecond'
-    WHERE listing_id = ${r.listing_id} AND desired = ${r.desired}`);
-  // The quantity changed meanwhile: the planner made it due again; only the claim is given back.
-  await tx.execute(sql`
-    UPDATE stock_push SET claimed_until = NULL WHERE listing_id = ${r.listing_id} AND desired <> ${r.desired}`);
 }

@@ -141,6 +141,9 @@ export async function reconcileShop(
             next_attempt_at = CASE WHEN t.drift <> 0 AND t.qty <> p.desired THEN now() ELSE p.next_attempt_at END
           FROM unnest(${ids}::int[], ${quantities}::int[], ${drifts}::int[]) AS t(id, qty, drift)
           WHERE p.listing_id = t.id
+            -- A change of unknown outcome (push-changes.ts) is sent again first: the reading cannot
+            -- tell whether it landed.
+            AND p.attempt_key IS NULL
             AND p.pushed - (p.own_since_push + p.held_back - p.given_back
               + COALESCE((SELECT SUM(s.n) FROM stock_push_sale s WHERE s.listing_id = p.listing_id), 0)) + t.drift = t.qty`),
       );

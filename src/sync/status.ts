@@ -105,10 +105,12 @@ export async function statusReport(deps: {
       last_push: Date | string | null;
     }>(sql`
       SELECT l.shop_id,
-             COUNT(*) FILTER (WHERE p.status = 'pending')::int AS pending,
+             -- Pending without a first unpushed change: in sync by our books, due for a read-back
+             -- only (push-changes.ts): counted synced.
+             COUNT(*) FILTER (WHERE p.status = 'pending' AND p.pending_since IS NOT NULL)::int AS pending,
              COUNT(*) FILTER (WHERE p.status = 'failed')::int AS failed,
-             COUNT(*) FILTER (WHERE p.status = 'synced')::int AS synced,
-             EXTRACT(EPOCH FROM now() - MIN(COALESCE(p.pending_since, p.desired_at)) FILTER (WHERE p.status = 'pending'))::int AS oldest,
+             COUNT(*) FILTER (WHERE p.status = 'synced' OR (p.status = 'pending' AND p.pending_since IS NULL))::int AS synced,
+             EXTRACT(EPOCH FROM now() - MIN(p.pending_since) FILTER (WHERE p.status = 'pending'))::int AS oldest,
              COUNT(*) FILTER (WHERE p.drift IS NOT NULL)::int AS drifted,
              COALESCE(SUM(p.held_back), 0)::int AS held_back,
              COALESCE(SUM(p.buffer), 0)::int AS buffered,

@@ -545,9 +545,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         spec: { rate500: 0.3, rateTimeout: 0.1, timeoutMs: 2000 },
       },
       {
-        name: 'douyin: malformed replies and 500s',
+        // A lost reply applies: a stock change sent again without its key would land twice.
+        name: 'douyin: malformed and lost replies, 500s',
         shops: byPlatform('douyin'),
-        spec: { rateMalformed: 0.3, rate500: 0.1 },
+        spec: { rateMalformed: 0.2, rateLost: 0.15, rate500: 0.1 },
       },
       {
         name: 'all: mixed',
@@ -557,6 +558,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
           rate500: 0.15,
           rateTimeout: 0.05,
           rateMalformed: 0.05,
+          rateLost: 0.05,
           retryAfterSeconds: 1,
           timeoutMs: 2000,
         },
@@ -679,7 +681,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       .filter((e) => e.kind === 'ready')
       .map((e) => e.startMs!)
       .sort((a, b) => a - b);
-    const injected: Record<FaultKind, number> = { '429': 0, '500': 0, timeout: 0, malformed: 0 };
+    const injected: Record<FaultKind, number> = { '429': 0, '500': 0, timeout: 0, malformed: 0, lost: 0 };
     for (const s of shops)
       for (const [k, v] of Object.entries(s.session.faultCounts())) injected[k as FaultKind] += v;
     const byKind: Record<string, Record<string, number>> = {};

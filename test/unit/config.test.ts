@@ -49,6 +49,7 @@ const DEFAULTS = {
     pushMaxAttempts: 8,
     pauseProbeMs: 60_000,
     heldBackGraceMs: 900_000,
+    changeReadBackMs: 10_000,
   },
   shops: [],
 };
