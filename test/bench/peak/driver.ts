@@ -137,6 +137,8 @@ export interface DriveResult {
   driverLoopDelay: { p50: number; p99: number; max: number };
   /** CPU seconds of the bench process itself in the sustained window. */
   driverCpuSeconds: number;
+  /** API calls each platform's sandbox served over the whole run, by method. */
+  apiCalls: Record<string, Record<string, number>>;
   daemon: {
     cpuSecondsTotal: number | null;
     cpuSecondsWindow: number | null;
@@ -547,6 +549,7 @@ export async function drive(
     tracers,
     driverLoopDelay: { p50: h.percentile(50) / 1e6, p99: h.percentile(99) / 1e6, max: h.max / 1e6 },
     driverCpuSeconds,
+    apiCalls: Object.fromEntries(shops.map((shop) => [shop.platform, shop.apiCalls()])),
     scarceSales,
     daemon: {
       cpuSecondsTotal: cpuSeconds(o.daemonPid),

@@ -715,6 +715,14 @@ function printTable(reports: DbReport[]): void {
         ],
       ),
     ),
+    [
+      '  douyin API calls: stock reads / stock writes / order reads',
+      on('mixed', (x) => {
+        const c = x.drive.apiCalls.douyin ?? {};
+        const n = (...methods: string[]) => methods.reduce((sum, m) => sum + (c[m] ?? 0), 0);
+        return `${n('sku.list')} / ${n('sku.syncStock', 'sku.syncStockBatch')} / ${n('order.orderDetail', 'order.searchList')}`;
+      }),
+    ],
     ['  oversell: platform units beyond stock (ledger exceptions)', on('mixed', oversellCell)],
     ['adaptive buffer on: oversell, same measure', on('buffer', oversellCell)],
     [

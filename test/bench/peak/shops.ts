@@ -45,8 +45,10 @@ export interface BenchShop {
   announce(orderId: string, event: 'created' | 'updated'): Promise<number>;
   quantity(ref: ListingRef): number;
   setQuantity(ref: ListingRef, quantity: number): void;
-  /** Drops the sandbox's records of deliveries, API calls and pushes (the bench reads none of them). */
+  /** Drops the sandbox's records of deliveries, API calls and pushes (counting the calls first). */
   trim(): void;
+  /** API calls the sandbox served since it started, by method (Shopify: HTTP method and path). */
+  apiCalls(): Record<string, number>;
   stop(): Promise<void>;
 }
 
@@ -57,6 +59,21 @@ export interface ShopOptions {
   webhookUrl: string;
   /** Products (Shopify, Douyin) or items (Taobao) of 3 variants each. */
   products: number;
+}
+
+/** Counts API calls by name across trims (the sandboxes' records are dropped every second). */
+function callTally() {
+  const counted: Record<string, number> = {};
+  const add = (into: Record<string, number>, names: Iterable<string>) => {
+    for (const name of names) into[name] = (into[name] ?? 0) + 1;
+    return into;
+  };
+  return {
+    /** Counts `names` for good (the records are about to be dropped). */
+    keep: (names: Iterable<string>) => void add(counted, names),
+    /** Counted so far, with `names` (records not dropped yet). */
+    totals: (names: Iterable<string>) => add({ ...counted }, names),
+  };
 }
 
 /** Generated orders are created at most this long before now, so a pull's window sees them. */
@@ -88,6 +105,8 @@ async function startShopify(o: ShopOptions): Promise<BenchShop> {
   });
   const url = await sandbox.start();
   const location = sandbox.locationIds[0]!;
+  const calls = callTally();
+  const requestNames = () => sandbox.requests.map((r) => `${r.method} ${r.path.replace(/\d+/g, ':id')}`);
   const key = (ref: ListingRef) => ({
     item: Number(ref.listingId),
     location: ref.locationId === undefined ? location : Number(ref.locationId),
@@ -143,10 +162,12 @@ async function startShopify(o: ShopOptions): Promise<BenchShop> {
       sandbox.setQuantity(k.item, k.location, quantity);
     },
     trim() {
+      calls.keep(requestNames());
       sandbox.deliveries.length = 0;
       sandbox.requests.length = 0;
       sandbox.pushes.length = 0;
     },
+    apiCalls: () => calls.totals(requestNames()),
     stop: () => sandbox.stop(),
   };
 }
@@ -161,6 +182,7 @@ async function startTaobao(o: ShopOptions): Promise<BenchShop> {
     spreadMs: SPREAD_MS,
   });
   await sandbox.start();
+  const calls = callTally();
   const listing = (numIid: string, skuId?: string) => (skuId === undefined ? numIid : `${numIid}:${skuId}`);
   const entries = (items: typeof sandbox.items, gift: boolean): ShopListing[] =>
     items.flatMap((item) =>
@@ -197,10 +219,12 @@ async function startTaobao(o: ShopOptions): Promise<BenchShop> {
     quantity: (ref) => sandbox.quantity(ref.listingId) ?? 0,
     setQuantity: (ref, quantity) => sandbox.setQuantity(ref.listingId, quantity),
     trim() {
+      calls.keep(sandbox.calls.map((c) => c.method));
       sandbox.hints.length = 0;
       sandbox.calls.length = 0;
       sandbox.pushes.length = 0;
     },
+    apiCalls: () => calls.totals(sandbox.calls.map((c) => c.method)),
     stop: () => sandbox.stop(),
   };
 }
@@ -215,6 +239,7 @@ async function startDouyin(o: ShopOptions): Promise<BenchShop> {
     spreadMs: SPREAD_MS,
   });
   const url = await sandbox.start();
+  const calls = callTally();
   const entries = (products: readonly (typeof sandbox.giftProduct)[], gift: boolean): ShopListing[] =>
     products.flatMap((p) =>
       p.skus.map((s) => ({
@@ -247,10 +272,12 @@ async function startDouyin(o: ShopOptions): Promise<BenchShop> {
     quantity: (ref) => sandbox.quantity(ref.listingId) ?? 0,
     setQuantity: (ref, quantity) => sandbox.setQuantity(ref.listingId, quantity),
     trim() {
+      calls.keep(sandbox.calls.map((c) => c.method));
       sandbox.deliveries.length = 0;
       sandbox.calls.length = 0;
       sandbox.pushes.length = 0;
     },
+    apiCalls: () => calls.totals(sandbox.calls.map((c) => c.method)),
     stop: () => sandbox.stop(),
   };
 }
