@@ -206,9 +206,16 @@ const syncSchema = z.strictObject({
   heldBackGraceMs: intIn(1000, 86_400_000).default(900_000),
   /**
    * Platforms that take stock changes (Douyin): a listing changed without a read is read back
-   * (and set right where it differs) within this long. Default 10000 ms.
+   * (and set right where it differs) within this long, while `changeReadBackForMs` has not
+   * passed since its last absolute write. Default 10000 ms.
    */
   changeReadBackMs: intIn(1000, 3_600_000).default(10_000),
+  /**
+   * How long after a listing's last absolute write (its first push) orders placed before it may
+   * still be coming in: the listing is read back every `changeReadBackMs` until then. Default
+   * 900000 ms.
+   */
+  changeReadBackForMs: intIn(1000, 86_400_000).default(900_000),
 });
 
 /** What Hono's bearer auth accepts as a token (RFC 6750 `b64token`); anything else could never match. */

@@ -202,6 +202,7 @@ export class SyncEngine {
     const r = await pushShop(this.inv, sc, gate, {
       maxAttempts: this.sync.pushMaxAttempts,
       changeReadBackMs: this.sync.changeReadBackMs,
+      changeReadBackForMs: this.sync.changeReadBackForMs,
       holds: () => this.leases.holds(shopId),
     });
     if (r.pause) {

@@ -24,6 +24,8 @@ export interface Claimed {
   drift_at: Date | string | null;
   /** Last push that read the platform's quantity first. */
   read_back_at: Date | string | null;
+  /** Last push that wrote an absolute quantity. */
+  erased_at: Date | string | null;
 }
 
 /** What the batching needs of a shop: its limits (with its `rateLimit`) and the connector's key. */

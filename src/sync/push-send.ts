@@ -22,6 +22,9 @@ import { GATE_PRIORITY, type ShopGate } from './shop-gate.js';
  * - with compare-and-set (Shopify) we first push optimistically, expecting P = L − I (nothing
  *   unimported); on a mismatch we read P back and push again expecting exactly P;
  * - with read-back only, we read P before pushing;
+ * - where the platform takes idempotent changes (Douyin), we send `desired − U − P` as a change
+ *   rather than a quantity, mostly without a read (push-changes.ts; this path takes only a
+ *   listing's first push there);
  * - without either, the platform's own sales cannot be seen and the push is absolute (the
  *   channel's buffer is the only protection; the README says which platforms this is).
  * The U held back are pre-credited (`own_since_push` −U), so when their orders arrive they are
@@ -60,6 +63,11 @@ export interface PushOptions {
    * within this long (see push-changes.ts). Default 10000 ms.
    */
   changeReadBackMs?: number;
+  /**
+   * ...for this long after its last absolute write (orders placed before it may still be coming
+   * in). Default 900000 ms.
+   */
+  changeReadBackForMs?: number;
 }
 
 /** How long a claimed row stays hidden from other pushers (a crashed pusher's rows come back). */
@@ -150,7 +158,7 @@ async function claim(inv: Inventory, shopId: string, limit: number): Promise<Cla
       RETURNING p.listing_id, p.desired, p.pushed, p.pushed_at, p.own_since_push, p.held_back,
                 p.given_back, p.attempt_qty, p.attempt_own, p.attempt_key, p.attempt_delta,
                 p.pending_since, l.stock_ref, l.stock_location, p.attempts, p.drift, p.drift_at,
-                p.read_back_at`);
+                p.read_back_at, p.erased_at`);
     if (rows.length === 0) return rows;
     // The sales imported so far, counted in the rows now ours (locked by the claim above).
     const own = await foldOwnSales(
@@ -158,7 +166,8 @@ async function claim(inv: Inventory, shopId: string, limit: number): Promise<Cla
       rows.map((r) => r.listing_id),
       { claimed: true },
     );
-    return rows.map((r) => (own.has(r.listing_id) ? { ...r, own_since_push: own.get(r.listing_id)! } : r));
+    // A fold moves held_back and given_back too (the units whose orders came in).
+    return rows.map((r) => ({ ...r, ...own.get(r.listing_id) }));
   });
 }
 
@@ -170,7 +179,7 @@ async function release(inv: Inventory, rows: readonly Claimed[], waitMs: number)
     WHERE listing_id = ANY(${rows.map((r) => r.listing_id)}::int[])`);
 }
 
-interface Plan {
+export interface Plan {
   row: Claimed;
   /** What we send. */
   quantity: number;
@@ -269,7 +278,11 @@ async function pushBatch(
  * push of unknown outcome, a platform showing exactly what we sent means it landed: that push
  * is the baseline then, and only sales counted since it are ours.
  */
-async function guardedPlans(gate: ShopGate, sc: ShopConnector, rows: readonly Claimed[]): Promise<Plan[]> {
+export async function guardedPlans(
+  gate: ShopGate,
+  sc: ShopConnector,
+  rows: readonly Claimed[],
+): Promise<Plan[]> {
   const refs = rows.map(refOf);
   const readings = await gate.run(
     () => sc.connector.readStock!(refs),
@@ -367,6 +380,7 @@ async function recordSuccesses(tx: Tx, done: readonly { plan: Plan; quantity: nu
       attempt_qty = NULL, attempt_own = NULL, claimed_until = NULL,
       held_back_at = CASE WHEN t.held + t.given > 0 THEN COALESCE(p.held_back_at, now()) END,
       read_back_at = CASE WHEN t.read THEN now() ELSE p.read_back_at END,
+      erased_at = CASE WHEN t.wrote THEN now() ELSE p.erased_at END,
       latency_ms = COALESCE(t.latency, p.latency_ms),
       status = CASE WHEN p.desired = t.desired OR p.desired = t.qty THEN 'synced'::"PushStatus"
                     ELSE 'pending'::"PushStatus" END,
@@ -376,7 +390,8 @@ async function recordSuccesses(tx: Tx, done: readonly { plan: Plan; quantity: nu
                 ${col((d) => d.plan.row.own_since_push)}::int[], ${col((d) => d.plan.heldBack)}::int[],
                 ${col((d) => d.plan.givenBack ?? 0)}::int[],
                 ${col((d) => waited(d.plan.row, now))}::int[],
-                ${col((d) => d.plan.row.desired)}::int[], ${col((d) => d.plan.shows !== undefined)}::boolean[])
-      AS t(id, qty, own, held, given, latency, desired, read)
+                ${col((d) => d.plan.row.desired)}::int[], ${col((d) => d.plan.shows !== undefined)}::boolean[],
+                ${col((d) => d.plan.shows !== d.plan.quantity)}::boolean[])
+      AS t(id, qty, own, held, given, latency, desired, read, wrote)
     WHERE p.listing_id = t.id`);
 }

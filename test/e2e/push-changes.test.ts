@@ -39,9 +39,12 @@ interface Row {
 
 /**
  * A Douyin shop with SKU-1 (100 units), pushed absolutely, then read back (read counts start
- * after it). Pushes read back at most every `readBackMs` (default 60 s: not within a test).
+ * after it). Pushes read back every `readBackMs` (default 60 s: not within a test) for
+ * `readBackForMs` (default 15 min) after the absolute push. `onRead(f)`: f runs after each read.
  */
-async function setup(o: { beforeFirstPush?: (r: Rig) => Promise<unknown>; readBackMs?: number } = {}) {
+async function setup(
+  o: { beforeFirstPush?: (r: Rig) => Promise<unknown>; readBackMs?: number; readBackForMs?: number } = {},
+) {
   rig = await startRig({
     shops: [{ id: 'd', platform: 'douyin', webhooks: false }],
     skuCount: 1,
@@ -55,12 +58,15 @@ async function setup(o: { beforeFirstPush?: (r: Rig) => Promise<unknown>; readBa
   const session = r.sessions.get('d')!;
   // A fresh connector and gate per push: a failed call backs the gate off, and the tests do not wait.
   let reads = 0;
+  let afterRead: (() => Promise<unknown>) | undefined;
   const connector = () => {
     const sc = createShopConnectors(r.config.shops, log, { now: () => new Date() }).get('d')!;
     const read = sc.connector.readStock!.bind(sc.connector);
     sc.connector.readStock = async (refs: readonly ListingRef[]) => {
       reads++;
-      return read(refs);
+      const readings = await read(refs);
+      await afterRead?.();
+      return readings;
     };
     const gate = new ShopGate('d', sc.connector.limits);
     gates.push(gate);
@@ -87,6 +93,7 @@ async function setup(o: { beforeFirstPush?: (r: Rig) => Promise<unknown>; readBa
     return pushShop(r.daemon.inventory, c.sc, c.gate, {
       maxAttempts: 8,
       changeReadBackMs: o.readBackMs ?? 60_000,
+      changeReadBackForMs: o.readBackForMs ?? 900_000,
     });
   };
   /** Imports the shop's orders (a pull and the inbox), then plans. */
@@ -115,7 +122,10 @@ async function setup(o: { beforeFirstPush?: (r: Rig) => Promise<unknown>; readBa
   expect(await push()).toMatchObject({ sent: 0, synced: 1 });
   expect(reads).toBe(1);
   reads = 0;
-  return { r, ref, session, pushes, row, plan, push, importOrders, receive, due, reads: () => reads };
+  const onRead = (f: () => Promise<unknown>) => {
+    afterRead = f;
+  };
+  return { r, ref, session, pushes, row, plan, push, importOrders, receive, due, onRead, reads: () => reads };
 }
 
 describe('pushes sent as changes (Douyin)', () => {
@@ -230,7 +240,72 @@ describe('pushes sent as changes (Douyin)', () => {
     expect(t.pushes()).toEqual([100, 98]);
   });
 
-  it('sets a refused change (below 0) absolutely after a read, holding back what sold there', async () => {
+  it('a change read first whose reply was lost keeps its held-back units exact while their orders arrive', async () => {
+    const t = await setup();
+    await t.session.sell(t.ref, 3); // the platform shows 97; not imported
+    await t.r.q(`UPDATE stock_push SET read_back_at = NULL`); // due for a read
+    await t.receive('more', 10); // desired 110
+    // Read 97: 3 sold there, held back; +10 sent, applied, its answer lost.
+    t.onRead(async () => {
+      t.onRead(async () => {});
+      t.session.faults({ rateLost: 1 });
+    });
+    await t.push();
+    t.session.faults(null);
+    expect(t.session.quantity(t.ref)).toBe(107);
+    expect(await t.row()).toMatchObject({ held_back: 0, attempt_key: expect.any(String) });
+    // The order of the 3 arrives before the change is sent again and booked.
+    await t.importOrders(); // desired 107
+    await t.due();
+    await t.push(); // sent again under its key: applied once, booked with its 3 held back
+    await t.due();
+    await t.push(); // the 3 arrived: nothing outstanding, nothing to send
+    expect(t.session.quantity(t.ref)).toBe(107);
+    expect(await t.row()).toMatchObject({
+      desired: 107,
+      pushed: 107,
+      held_back: 0,
+      own_since_push: 0,
+      attempt_key: null,
+    });
+    expect(t.pushes()).toEqual([100, 107]);
+  });
+
+  it('a push read first sends a change too: a sale between the read and the write stays sold', async () => {
+    const t = await setup();
+    await t.r.q(`UPDATE stock_push SET read_back_at = NULL`); // due for a read
+    await t.receive('more', 10); // desired 110
+    let orderId = '';
+    t.onRead(async () => {
+      t.onRead(async () => {});
+      orderId = await t.session.sell(t.ref, 1); // sold there after our read, before our write
+    });
+    expect(await t.push()).toMatchObject({ sent: 1 });
+    expect(t.reads()).toBe(1);
+    // The platform read 100, sold 1, then took +10: 109. An absolute 110 would have sold it twice.
+    expect(t.session.quantity(t.ref)).toBe(109);
+    expect(await t.row()).toMatchObject({ desired: 110, pushed: 110, held_back: 0 });
+    // The order arrives: the ledger agrees (109) and nothing is sent.
+    await t.importOrders();
+    expect(orderId).not.toBe('');
+    expect((await t.push()).sent).toBe(0);
+    expect(t.session.quantity(t.ref)).toBe(109);
+    expect(await t.row()).toMatchObject({ desired: 109, pushed: 109, own_since_push: 0 });
+    expect(t.pushes()).toEqual([100, 109]);
+    expect(t.reads()).toBe(1);
+  });
+
+  it('reads back only for changeReadBackForMs after the last absolute write: later, a listing in sync is synced', async () => {
+    const t = await setup({ readBackForMs: 1000 });
+    await new Promise((r) => setTimeout(r, 1100));
+    await t.receive('more', 5); // desired 105
+    expect(await t.push()).toMatchObject({ sent: 1 });
+    expect(t.session.quantity(t.ref)).toBe(105);
+    expect(await t.row()).toMatchObject({ desired: 105, pushed: 105, state: 'synced' });
+    expect(t.reads()).toBe(0);
+  });
+
+  it('sends a refused change (below 0) again after a read, holding back what sold there', async () => {
     const t = await setup();
     await t.session.sell(t.ref, 99); // the platform shows 1; not imported
     await t.r.daemon.inventory.ledger.adjust({
@@ -249,7 +324,7 @@ describe('pushes sent as changes (Douyin)', () => {
     expect(t.pushes()).toEqual([100, 0]);
   });
 
-  it('sets a listing reconciliation found drifted absolutely after a read, then goes back to changes', async () => {
+  it('reads a listing reconciliation found drifted before its change, then goes back to changes', async () => {
     const t = await setup();
     t.session.setQuantity(t.ref, 90); // lowered by hand (or 10 sold and not imported)
     const c = createShopConnectors(t.r.config.shops, createLogger({ level: 'silent', pretty: false }), {

@@ -50,6 +50,7 @@ const DEFAULTS = {
     pauseProbeMs: 60_000,
     heldBackGraceMs: 900_000,
     changeReadBackMs: 10_000,
+    changeReadBackForMs: 900_000,
   },
   shops: [],
 };
