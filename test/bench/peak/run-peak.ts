@@ -34,6 +34,8 @@
  *                            lines (catalog.ts MIX.lines)
  *   --log-level L            the daemon's log level (its log goes to bench-results/); default info
  *   --pull-cron EXPR         the daemon's sync.pullCron; default the daemon's own (every 30 s)
+ *   --douyin-rps N           the Douyin shop's request quota (`shops[].rateLimit`); default the
+ *                            connector's (10/s)
  *   --cpu-prof               V8 CPU profiles of the daemon in bench-results/prof-<db>-<run>/ (see
  *                            cpuprofile.ts to summarise them)
  *   --seed N                 default 1
@@ -100,6 +102,7 @@ interface Options {
   singleLine: boolean;
   logLevel: string;
   pullCron: string | undefined;
+  douyinRps: number | undefined;
   cpuProf: boolean;
   seed: number;
 }
@@ -123,6 +126,7 @@ function parseOptions(argv: string[]): Options {
       'max-in-flight': { type: 'string' },
       'log-level': { type: 'string' },
       'pull-cron': { type: 'string' },
+      'douyin-rps': { type: 'string' },
       'cpu-prof': { type: 'boolean' },
       'single-line': { type: 'boolean' },
       seed: { type: 'string' },
@@ -164,6 +168,8 @@ function parseOptions(argv: string[]): Options {
     singleLine: values['single-line'] ?? false,
     logLevel: values['log-level'] ?? 'info',
     pullCron: values['pull-cron'],
+    douyinRps:
+      values['douyin-rps'] === undefined ? undefined : number('douyin-rps', values['douyin-rps'], 10, 1),
     cpuProf: values['cpu-prof'] ?? false,
     seed: number('seed', values.seed, 1, 1),
   };
@@ -337,6 +343,7 @@ async function runOnce(kind: DbKind, o: Options, variant: Variant, main: string)
         matchOuterId: false,
         connector: s.connector,
         ...(s.platform === 'taobao' ? { rateLimit: { requestsPerSecond: TAOBAO_QUOTA_RPS } } : {}),
+        ...(s.platform === 'douyin' && o.douyinRps ? { rateLimit: { requestsPerSecond: o.douyinRps } } : {}),
         push: variant.buffer === 'adaptive' ? { buffer: ADAPTIVE_BUFFER } : {},
       })),
     };
