@@ -296,7 +296,11 @@ export async function runChecks(
       held_back: number | null;
       pushed: number | null;
       pushed_at: string | null;
-    }>(`SELECT l.shop_id, s.code, l.stock_ref, l.stock_location, p.desired, p.status::text AS status, p.held_back,
+    }>(`SELECT l.shop_id, s.code, l.stock_ref, l.stock_location, p.desired,
+               -- Pending with no unpushed change: in sync, its read-back due (push-changes.ts), as
+               -- the status page and GET /api/push count it.
+               CASE WHEN p.status = 'pending' AND p.pending_since IS NULL THEN 'synced' ELSE p.status::text END AS status,
+               p.held_back,
                p.pushed, p.pushed_at::text AS pushed_at
         FROM listing l JOIN sku s ON s.id = l.sku_id LEFT JOIN stock_push p ON p.listing_id = l.id`);
     const ats = new Map(levels.map((l) => [l.code, l.on_hand - l.reserved]));
